@@ -1,0 +1,112 @@
+"""Argument checks shared by every object in the package.
+
+Each check raises early, at construction, with a message that names the argument and shows the value received:
+``ValueError("`beta_1` must be in [0, 1). Received: beta_1=1.5")``. Wrong types raise ``TypeError``.
+Each check returns the value (converted to ``float`` or ``int``) so ``__init__`` can store what it validated.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import keras
+
+
+def _received(name: str, value: Any) -> str:
+    return f"Received: {name}={value!r}"
+
+
+def check_number(name: str, value: Any) -> float:
+    """Returns ``value`` as a finite ``float``; ``TypeError`` for non-numbers (``bool`` included)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number. {_received(name, value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite. {_received(name, value)}")
+    return value
+
+
+def check_positive(name: str, value: Any) -> float:
+    """A finite number > 0."""
+    number = check_number(name, value)
+    if number <= 0:
+        raise ValueError(f"`{name}` must be > 0. {_received(name, value)}")
+    return number
+
+
+def check_non_negative(name: str, value: Any) -> float:
+    """A finite number >= 0."""
+    number = check_number(name, value)
+    if number < 0:
+        raise ValueError(f"`{name}` must be >= 0. {_received(name, value)}")
+    return number
+
+
+def check_in_range(
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    low_inclusive: bool = True,
+    high_inclusive: bool = False,
+) -> float:
+    """A finite number in the interval given, e.g. ``[0, 1)`` by default."""
+    number = check_number(name, value)
+    above_low = number >= low if low_inclusive else number > low
+    below_high = number <= high if high_inclusive else number < high
+    if not (above_low and below_high):
+        interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
+        raise ValueError(f"`{name}` must be in {interval}. {_received(name, value)}")
+    return number
+
+
+def check_int(name: str, value: Any, minimum: int | None = None) -> int:
+    """An integer (a float with an integral value is accepted), at least ``minimum`` if given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be an integer. {_received(name, value)}")
+    if isinstance(value, numbers.Integral):
+        integer = int(value)
+    elif math.isfinite(float(value)) and float(value).is_integer():
+        integer = int(value)
+    else:
+        raise TypeError(f"`{name}` must be an integer. {_received(name, value)}")
+    if minimum is not None and integer < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}. {_received(name, value)}")
+    return integer
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """One of the strings in ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(choice) for choice in choices)
+        raise ValueError(f"`{name}` must be one of {options}. {_received(name, value)}")
+    return value
+
+
+def check_increasing_ints(name: str, values: Any, minimum: int = 0) -> list[int]:
+    """A non-empty, strictly increasing sequence of integers, each at least ``minimum``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"`{name}` must be a list of integers. {_received(name, values)}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"`{name}` must not be empty. {_received(name, values)}")
+    integers = [check_int(f"{name}[{index}]", value, minimum) for index, value in enumerate(values)]
+    if any(later <= earlier for earlier, later in zip(integers, integers[1:], strict=False)):
+        raise ValueError(f"`{name}` must be strictly increasing. {_received(name, values)}")
+    return integers
+
+
+def check_schedule_or_rate(name: str, value: Any) -> Any:
+    """A ``LearningRateSchedule`` (kept as is) or a non-negative number (returned as ``float``)."""
+    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a number or a keras.optimizers.schedules.LearningRateSchedule. "
+            f"{_received(name, value)}"
+        )
+    return check_non_negative(name, value)

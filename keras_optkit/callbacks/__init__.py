@@ -1,0 +1,1 @@
+"""keras_optkit.callbacks (filled in by later releases)."""

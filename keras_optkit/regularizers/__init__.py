@@ -1,0 +1,1 @@
+"""keras_optkit.regularizers (filled in by later releases)."""

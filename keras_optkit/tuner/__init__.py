@@ -1,0 +1,1 @@
+"""keras_optkit.tuner (filled in by later releases)."""
