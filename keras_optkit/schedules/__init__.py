@@ -67,5 +67,10 @@ def schedule_values(schedule: Any, steps: int | Iterable[int]) -> np.ndarray:
     if not callable(schedule):
         return np.full(steps.shape, float(schedule))
     if isinstance(schedule, tuple(entry.cls for entry in list_schedules())):
-        return np.asarray(ops.convert_to_numpy(schedule(steps)), dtype=np.float64)
+        try:
+            values = np.asarray(ops.convert_to_numpy(schedule(steps)), dtype=np.float64)
+        except (ValueError, TypeError):
+            values = None  # a nested foreign schedule branches on its step: fall back to one step at a time
+        if values is not None and values.shape == steps.shape:
+            return values
     return np.array([float(ops.convert_to_numpy(schedule(int(step)))) for step in steps], dtype=np.float64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from keras import ops
@@ -10,6 +9,10 @@ from keras import ops
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.schedules._base import Schedule, cosine_mix, linear_mix
+
+# Beyond 2**24 a float32 step is no longer an exact integer; cycle boundaries are tabulated up to there.
+_STEP_LIMIT = 2.0**24
+_MAX_CYCLES = 4096
 
 
 @register(
@@ -84,11 +87,17 @@ class CosineAnnealingWarmRestarts(Schedule):
                 "`warmup_steps` must be less than `first_cycle_steps`. "
                 f"Received: warmup_steps={warmup_steps!r}, first_cycle_steps={first_cycle_steps!r}"
             )
-
-    def _cycle_start(self, cycle: Any) -> Any:
-        """First step of cycle ``cycle``: the geometric sum T0 (m^i - 1) / (m - 1)."""
-        mult = self.cycle_mult
-        return self.first_cycle_steps * (ops.power(mult, cycle) - 1.0) / (mult - 1.0)
+        self._boundaries = [0.0]
+        if self.cycle_mult != 1.0:
+            while self._boundaries[-1] < _STEP_LIMIT:
+                if len(self._boundaries) > _MAX_CYCLES:
+                    raise ValueError(
+                        f"`cycle_mult` is so close to 1 that {_MAX_CYCLES} cycles do not reach step 2**24: use "
+                        f"cycle_mult=1.0 or a larger value. Received: cycle_mult={cycle_mult!r}, "
+                        f"first_cycle_steps={first_cycle_steps!r}"
+                    )
+                cycle_length = self.first_cycle_steps * self.cycle_mult ** (len(self._boundaries) - 1)
+                self._boundaries.append(self._boundaries[-1] + cycle_length)
 
     def compute(self, step: Any) -> Any:
         first = float(self.first_cycle_steps)
@@ -96,13 +105,18 @@ class CosineAnnealingWarmRestarts(Schedule):
         if self.cycle_mult == 1.0:
             cycle = ops.floor(step / first)
             start = cycle * first
+            length = first
         else:
-            guess = ops.floor(ops.log(step / first * (self.cycle_mult - 1.0) + 1.0) / math.log(self.cycle_mult))
-            # The logarithm may land a hair below an integer at a restart: correct the guess by one either way.
-            guess = ops.where(step < self._cycle_start(guess), guess - 1.0, guess)
-            cycle = ops.where(step >= self._cycle_start(guess + 1.0), guess + 1.0, guess)
-            start = self._cycle_start(cycle)
-        length = first * ops.power(self.cycle_mult, cycle)
+            # Cycle boundaries come from a table summed in float64 at construction: the closed form
+            # T0 (m^i - 1) / (m - 1) evaluated in float32 is off by an ulp of a large number, which is a large
+            # relative error in the few steps left before a restart.
+            ends = ops.convert_to_tensor(self._boundaries[1:], dtype="float32")
+            starts = ops.convert_to_tensor(self._boundaries, dtype="float32")
+            passed = ops.sum(ops.cast(ops.expand_dims(step, -1) >= ends, "int32"), axis=-1)
+            passed = ops.minimum(passed, len(self._boundaries) - 2)
+            cycle = ops.cast(passed, "float32")
+            start = ops.take(starts, passed)
+            length = ops.take(starts, passed + 1) - start
         peak = self.initial_learning_rate * ops.power(self.peak_decay, cycle)
         position = ops.clip(step - start, 0.0, length)
         warmup = float(self.warmup_steps)

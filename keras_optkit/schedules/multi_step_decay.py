@@ -42,7 +42,8 @@ class MultiStepDecay(Schedule):
         self.gamma = check.check_positive("gamma", gamma)
 
     def compute(self, step: Any) -> Any:
-        passed = ops.zeros_like(step)
-        for milestone in self.milestones:
-            passed = passed + ops.cast(step >= float(milestone), "float32")
-        return self.initial_learning_rate * ops.power(self.gamma, passed)
+        # The few possible rates are known in advance: exact float64 products, selected by the milestones passed.
+        rate = ops.full_like(step, self.initial_learning_rate)
+        for passed, milestone in enumerate(self.milestones, start=1):
+            rate = ops.where(step >= float(milestone), self.initial_learning_rate * self.gamma**passed, rate)
+        return rate
