@@ -10,7 +10,13 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-from keras_optkit.schedules._base import Schedule, as_callable, cosine_mix, elapsed_and_remaining, linear_mix
+from keras_optkit.schedules._base import (
+    Schedule,
+    as_callable,
+    cosine_mix,
+    elapsed_and_remaining,
+    linear_mix,
+)
 
 
 @register(
