@@ -86,6 +86,17 @@ def as_callable(schedule_or_rate: Any) -> Callable[[Any], Any]:
     return lambda step: ops.full_like(step, rate)
 
 
+def floor_divide(step: Any, divisor: float) -> Any:
+    """``floor(step / divisor)`` for integral ``step`` and ``divisor``, exact on every backend.
+
+    XLA may divide by multiplying with a rounded reciprocal, so ``107 / 107`` can come out as ``0.99999994`` and floor
+    to 0. The quotient is therefore corrected by one either way using products, which are exact for integers.
+    """
+    quotient = ops.floor(step / divisor)
+    quotient = ops.where(quotient * divisor > step, quotient - 1.0, quotient)
+    return ops.where((quotient + 1.0) * divisor <= step, quotient + 1.0, quotient)
+
+
 def elapsed_and_remaining(step: Any, start: float, end: float) -> tuple[Any, Any]:
     """``(step - start, end - step)`` clipped to ``[0, end - start]``: a phase's progress, both ways."""
     length = end - start

@@ -8,7 +8,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-from keras_optkit.schedules._base import Schedule, cosine_mix, linear_mix
+from keras_optkit.schedules._base import Schedule, cosine_mix, floor_divide, linear_mix
 
 # Beyond 2**24 a float32 step is no longer an exact integer; cycle boundaries are tabulated up to there.
 _STEP_LIMIT = 2.0**24
@@ -103,7 +103,7 @@ class CosineAnnealingWarmRestarts(Schedule):
         first = float(self.first_cycle_steps)
         step = ops.maximum(step, 0.0)
         if self.cycle_mult == 1.0:
-            cycle = ops.floor(step / first)
+            cycle = floor_divide(step, first)
             start = cycle * first
             length = first
         else:

@@ -10,7 +10,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-from keras_optkit.schedules._base import Schedule
+from keras_optkit.schedules._base import Schedule, floor_divide
 
 _MODES = ("triangular", "triangular2", "exp_range")
 
@@ -95,7 +95,7 @@ class CyclicalLearningRate(Schedule):
 
     def compute(self, step: Any) -> Any:
         half = float(self.step_size)
-        completed_cycles = ops.floor(step / (2.0 * half))
+        completed_cycles = floor_divide(step, 2.0 * half)
         position = step - completed_cycles * 2.0 * half
         # The triangle's height, from an exact integer numerator: 0 at the cycle's ends, 1 at its middle.
         height = (half - ops.abs(position - half)) / half

@@ -8,7 +8,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-from keras_optkit.schedules._base import Schedule
+from keras_optkit.schedules._base import Schedule, floor_divide
 
 
 @register(
@@ -55,7 +55,8 @@ class NaturalExpDecay(Schedule):
         self.staircase = staircase
 
     def compute(self, step: Any) -> Any:
-        progress = step / self.decay_steps
         if self.staircase:
-            progress = ops.floor(progress)
+            progress = floor_divide(step, self.decay_steps)
+        else:
+            progress = step / self.decay_steps
         return self.initial_learning_rate * ops.exp(-self.decay_rate * progress)

@@ -8,7 +8,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-from keras_optkit.schedules._base import Schedule
+from keras_optkit.schedules._base import Schedule, floor_divide
 
 
 @register(
@@ -41,5 +41,5 @@ class StepDecay(Schedule):
         self.gamma = check.check_positive("gamma", gamma)
 
     def compute(self, step: Any) -> Any:
-        decays = ops.floor(step / float(self.step_size))
+        decays = floor_divide(step, float(self.step_size))
         return self.initial_learning_rate * ops.power(self.gamma, decays)

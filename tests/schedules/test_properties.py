@@ -104,3 +104,18 @@ def test_restarts_are_discontinuous():
     """The check above is not vacuous: it flags a real jump."""
     schedule = schedules.CosineAnnealingWarmRestarts(0.1, 100)
     assert _jump(schedule, 100) > 0.09
+
+
+def test_whole_periods_are_counted_exactly_at_their_boundary():
+    """XLA may divide through a rounded reciprocal (107 / 107 -> 0.99999994): a boundary step must still count."""
+    divisors = np.arange(1, 400)
+    for divisor in divisors:
+        steps = [int(divisor) - 1, int(divisor), 3 * int(divisor)]
+        np.testing.assert_array_equal(schedule_values(schedules.StepDecay(1.0, int(divisor), 0.5), steps),
+                                      [1.0, 0.5, 0.125])
+        restarts = schedules.CosineAnnealingWarmRestarts(1.0, int(divisor))
+        np.testing.assert_allclose(schedule_values(restarts, steps[1:]), [1.0, 1.0], rtol=1e-6)
+        cyclic = schedules.CyclicalLearningRate(0.0, 1.0, int(divisor))
+        np.testing.assert_allclose(schedule_values(cyclic, [2 * int(divisor), int(divisor)]), [0.0, 1.0], atol=1e-7)
+        stairs = schedules.NaturalExpDecay(1.0, 1.0, decay_steps=int(divisor), staircase=True)
+        np.testing.assert_allclose(schedule_values(stairs, steps[1:]), [np.exp(-1.0), np.exp(-3.0)], rtol=1e-6)
