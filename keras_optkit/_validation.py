@@ -29,6 +29,13 @@ def check_number(name: str, value: Any) -> float:
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """A ``bool`` (``0``/``1`` and other truthy values are refused: they usually mean a misplaced argument)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool. {_received(name, value)}")
+    return value
+
+
 def check_positive(name: str, value: Any) -> float:
     """A finite number > 0."""
     number = check_number(name, value)

@@ -50,9 +50,7 @@ class NaturalExpDecay(Schedule):
         self.initial_learning_rate = check.check_positive("initial_learning_rate", initial_learning_rate)
         self.decay_rate = check.check_non_negative("decay_rate", decay_rate)
         self.decay_steps = check.check_positive("decay_steps", decay_steps)
-        if not isinstance(staircase, bool):
-            raise TypeError(f"`staircase` must be a bool. Received: staircase={staircase!r}")
-        self.staircase = staircase
+        self.staircase = check.check_bool("staircase", staircase)
 
     def compute(self, step: Any) -> Any:
         if self.staircase:

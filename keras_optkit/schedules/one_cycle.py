@@ -70,9 +70,7 @@ class OneCycle(Schedule):
         self.div_factor = check.check_positive("div_factor", div_factor)
         self.final_div_factor = check.check_positive("final_div_factor", final_div_factor)
         self.anneal_strategy = check.check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
-        if not isinstance(three_phase, bool):
-            raise TypeError(f"`three_phase` must be a bool. Received: three_phase={three_phase!r}")
-        self.three_phase = three_phase
+        self.three_phase = check.check_bool("three_phase", three_phase)
 
         initial = self.max_learning_rate / self.div_factor
         minimum = initial / self.final_div_factor

@@ -29,7 +29,9 @@ def test_matches_reference_at_every_step(case):
     name, config, steps = case
     schedule = build(name, config)
     # The case's chosen steps (phase boundaries and their neighbours, far past the end) and every step up to a limit.
-    every = range(0, min(max(steps), EVERY_STEP_LIMIT) + 1)
+    # Keras's own schedules (checked here only to validate their references, which nested cases use) branch with
+    # `ops.cond`, one slow eager call per step on JAX: they are checked at the case's chosen steps only.
+    every = range(0, min(max(steps), EVERY_STEP_LIMIT) + 1) if not name.startswith("keras.") else []
     all_steps = sorted(set(steps) | set(every))
     expected = np.array([reference_value(name, config, step) for step in all_steps])
     actual = schedule_values(schedule, all_steps)
