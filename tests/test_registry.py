@@ -67,3 +67,11 @@ def test_checks_return_validated_values():
     assert check.check_in_range("p", 1.0, 0, 1, high_inclusive=True) == 1.0
     assert check.check_increasing_ints("m", (1, 5)) == [1, 5]
     assert keras_optkit.__version__
+
+
+def test_every_public_optimizer_is_registered_and_serializable():
+    names = {entry.name for entry in keras_optkit.optimizers.list_optimizers()}
+    assert names == set(keras_optkit.optimizers.__all__) - {"list_optimizers"}
+    for entry in keras_optkit.optimizers.list_optimizers():
+        assert keras.saving.get_registered_name(entry.cls) == f"keras_optkit>{entry.name}"
+        assert isinstance(entry.flags["slots"], int)
