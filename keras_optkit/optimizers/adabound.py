@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
@@ -10,24 +9,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    # Private until keras_optkit._validation grows a shared boolean check.
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
-    return value
-
-
-def _one_minus_power(beta: float, step: Any) -> Any:
-    """``1 - beta**step`` for a float32 ``step`` tensor, without the cancellation of that form near beta = 1.
-
-    In float32, ``1 - 0.999**2`` is off by 3e-5 (relative); ``-expm1(step * log(beta))``, with the logarithm
-    taken in float64 by Python, is accurate to a few ulps.
-    """
-    if beta == 0.0:
-        return ops.ones_like(step)
-    return -ops.expm1(step * math.log(beta))
+from keras_optkit.optimizers._numerics import one_minus_power
 
 
 def _initial_rate(learning_rate: Any) -> float:
@@ -137,7 +119,7 @@ class AdaBound(keras.optimizers.Optimizer):
         beta_2 = check.check_in_range("beta_2", beta_2, 0.0, 1.0)
         gamma = check.check_in_range("gamma", gamma, 0.0, 1.0, low_inclusive=False)
         epsilon = check.check_positive("epsilon", epsilon)
-        amsbound = _check_bool("amsbound", amsbound)
+        amsbound = check.check_bool("amsbound", amsbound)
         if weight_decay is not None:
             weight_decay = check.check_non_negative("weight_decay", weight_decay)
         if base_learning_rate is None:
@@ -189,7 +171,7 @@ class AdaBound(keras.optimizers.Optimizer):
         lr = ops.cast(learning_rate, "float32")
         step = ops.cast(self.iterations + 1, "float32")
         adam_rate = (
-            lr * ops.sqrt(_one_minus_power(self.beta_2, step)) / _one_minus_power(self.beta_1, step)
+            lr * ops.sqrt(one_minus_power(self.beta_2, step)) / one_minus_power(self.beta_1, step)
         )
         final_rate = lr * (self.final_lr / self.base_learning_rate)
         lower = final_rate * (1.0 - 1.0 / (self.gamma * step + 1.0))

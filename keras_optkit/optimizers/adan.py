@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
@@ -10,21 +9,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    # Private until keras_optkit._validation grows a shared boolean check.
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
-    return value
-
-
-def _one_minus_power(beta: float, step: Any) -> Any:
-    """``1 - beta**step`` for a float32 ``step`` tensor, without the cancellation of that form near beta = 1
-    (``-expm1(step * log(beta))`` with the logarithm taken in float64 by Python)."""
-    if beta == 0.0:
-        return ops.ones_like(step)
-    return -ops.expm1(step * math.log(beta))
+from keras_optkit.optimizers._numerics import one_minus_power
 
 
 @register(
@@ -117,7 +102,7 @@ class Adan(keras.optimizers.Optimizer):
         beta_2 = check.check_in_range("beta_2", beta_2, 0.0, 1.0)
         beta_3 = check.check_in_range("beta_3", beta_3, 0.0, 1.0)
         epsilon = check.check_positive("epsilon", epsilon)
-        no_prox = _check_bool("no_prox", no_prox)
+        no_prox = check.check_bool("no_prox", no_prox)
         if weight_decay is not None:
             weight_decay = check.check_non_negative("weight_decay", weight_decay)
         super().__init__(
@@ -165,9 +150,9 @@ class Adan(keras.optimizers.Optimizer):
         # Step-dependent scalars in float32 whatever the variable dtype; cast once at the end.
         lr = ops.cast(learning_rate, "float32")
         step = ops.cast(self.iterations + 1, "float32")
-        momentum_rate = ops.cast(lr / _one_minus_power(self.beta_1, step), dtype)
-        difference_rate = ops.cast(lr * self.beta_2 / _one_minus_power(self.beta_2, step), dtype)
-        second_moment_scale = ops.cast(ops.rsqrt(_one_minus_power(self.beta_3, step)), dtype)
+        momentum_rate = ops.cast(lr / one_minus_power(self.beta_1, step), dtype)
+        difference_rate = ops.cast(lr * self.beta_2 / one_minus_power(self.beta_2, step), dtype)
+        second_moment_scale = ops.cast(ops.rsqrt(one_minus_power(self.beta_3, step)), dtype)
         # g_0 = g_1: no difference on the first step (the previous-gradient slot still holds zeros).
         not_first = ops.cast(step > 1.0, dtype)
 

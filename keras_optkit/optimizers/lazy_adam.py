@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
@@ -10,6 +9,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._numerics import one_minus_power
 
 
 def _is_indexed_slices(gradient: Any) -> bool:
@@ -35,17 +35,6 @@ def _summed_rows(gradient: Any) -> tuple[Any, Any]:
     segments = ops.cumsum(ops.cast(is_first, "int32")) - 1
     totals = ops.segment_sum(values, segments, num_segments=ops.shape(indices)[0])
     return indices, ops.take(totals, segments, axis=0)
-
-
-def _one_minus_power(beta: float, step: Any) -> Any:
-    """``1 - beta**step`` for a float32 ``step`` tensor, without the cancellation of that form near beta = 1.
-
-    In float32, ``1 - 0.999**2`` is off by 3e-5 (relative); ``-expm1(step * log(beta))``, with the logarithm
-    taken in float64 by Python, is accurate to a few ulps.
-    """
-    if beta == 0.0:
-        return ops.ones_like(step)
-    return -ops.expm1(step * math.log(beta))
 
 
 @register(
@@ -195,8 +184,8 @@ class LazyAdam(keras.optimizers.Optimizer):
         step = ops.cast(self.iterations + 1, "float32")
         alpha = ops.cast(
             ops.cast(learning_rate, "float32")
-            * ops.sqrt(_one_minus_power(self.beta_2, step))
-            / _one_minus_power(self.beta_1, step),
+            * ops.sqrt(one_minus_power(self.beta_2, step))
+            / one_minus_power(self.beta_1, step),
             dtype,
         )
         # 1 - beta in float64 by Python: in float32, 1 - 0.999 is off by 1.3e-5 (relative).

@@ -11,13 +11,6 @@ from keras_optkit import _validation as check
 from keras_optkit._registry import register
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    # Private until keras_optkit._validation grows a shared boolean check.
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
-    return value
-
-
 @register(
     "optimizer",
     "MADGRAD: dual averaging with momentum and a cube-root adaptive denominator (Defazio & Jelassi).",
@@ -112,7 +105,7 @@ class MADGRAD(keras.optimizers.Optimizer):
         learning_rate = check.check_schedule_or_rate("learning_rate", learning_rate)
         momentum = check.check_in_range("momentum", momentum, 0.0, 1.0)
         epsilon = check.check_non_negative("epsilon", epsilon)
-        decouple_decay = _check_bool("decouple_decay", decouple_decay)
+        decouple_decay = check.check_bool("decouple_decay", decouple_decay)
         if weight_decay is not None:
             weight_decay = check.check_non_negative("weight_decay", weight_decay)
         super().__init__(
