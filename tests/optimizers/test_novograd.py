@@ -6,32 +6,8 @@ import pytest
 from keras import ops
 
 from keras_optkit.optimizers import NovoGrad
+from tests.optimizers._harness import SHAPES, STEPS, make_problem, run_apply
 from tests.reference import optimizers_classic as reference
-
-SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
-STEPS = 12
-
-
-def _problem(seed, dtype="float32"):
-    rng = np.random.default_rng(seed)
-    initial = [rng.normal(size=shape).astype(dtype).astype(np.float64) for shape in SHAPES]
-    grads = [
-        [rng.normal(size=shape).astype(dtype).astype(np.float64) for shape in SHAPES]
-        for _ in range(STEPS)
-    ]
-    return initial, grads
-
-
-def _run(optimizer, initial, grads, dtype="float32"):
-    """Drives ``optimizer.apply`` on one variable per shape; returns trajectories[variable][step]."""
-    variables = [keras.Variable(value, dtype=dtype) for value in initial]
-    trajectories = [[] for _ in variables]
-    for step_grads in grads:
-        optimizer.apply([ops.convert_to_tensor(g, dtype=dtype) for g in step_grads], variables)
-        for trajectory, variable in zip(trajectories, variables, strict=True):
-            trajectory.append(ops.convert_to_numpy(variable).astype(np.float64))
-    return trajectories
-
 
 CONFIGS = {
     "default": {},
@@ -51,7 +27,7 @@ CONFIGS = {
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("schedule", [False, True], ids=["constant_lr", "exponential_decay"])
 def test_matches_reference(config, schedule):
-    initial, grads = _problem(seed=0)
+    initial, grads = make_problem(seed=0)
     if schedule:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
             0.1, decay_steps=4, decay_rate=0.5
@@ -59,7 +35,7 @@ def test_matches_reference(config, schedule):
         lrs = [0.1 * 0.5 ** (step / 4) for step in range(STEPS)]
     else:
         learning_rate, lrs = 0.1, [0.1] * STEPS
-    actual = _run(NovoGrad(learning_rate=learning_rate, **config), initial, grads)
+    actual = run_apply(NovoGrad(learning_rate=learning_rate, **config), initial, grads)
     for index in range(len(SHAPES)):
         expected = reference.novograd(initial[index], [g[index] for g in grads], lrs, **config)
         np.testing.assert_allclose(actual[index], expected, rtol=1e-5, atol=1e-6)
@@ -67,8 +43,8 @@ def test_matches_reference(config, schedule):
 
 @pytest.mark.parametrize("config", [{}, {"moment_weight_decay": 0.1}], ids=["plain", "both_decays"])
 def test_matches_reference_with_weight_decay(config):
-    initial, grads = _problem(seed=1)
-    actual = _run(NovoGrad(learning_rate=0.1, weight_decay=0.2, **config), initial, grads)
+    initial, grads = make_problem(seed=1)
+    actual = run_apply(NovoGrad(learning_rate=0.1, weight_decay=0.2, **config), initial, grads)
     for index in range(len(SHAPES)):
         expected = reference.novograd(
             initial[index], [g[index] for g in grads], [0.1] * STEPS, weight_decay=0.2, **config
@@ -77,9 +53,9 @@ def test_matches_reference_with_weight_decay(config):
 
 
 def test_float16_variables_track_reference_loosely():
-    initial, grads = _problem(seed=2, dtype="float16")
+    initial, grads = make_problem(seed=2, dtype="float16")
     optimizer = NovoGrad(learning_rate=0.05, grad_averaging=True)
-    actual = _run(optimizer, initial, grads, dtype="float16")
+    actual = run_apply(optimizer, initial, grads, dtype="float16")
     assert all(m.dtype == "float16" for m in optimizer._momentums)
     assert all(v.dtype == "float32" for v in optimizer._second_moments)  # norms kept in float32
     for index in range(len(SHAPES)):
@@ -99,11 +75,11 @@ def test_one_scalar_second_moment_per_variable():
 def test_steps_are_invariant_to_the_scale_of_each_layers_gradients():
     # Normalizing by the layer's own gradient norm: scaling one variable's gradients by 1000 and another's by
     # 1e-3 changes neither trajectory (up to epsilon).
-    initial, grads = _problem(seed=3)
+    initial, grads = make_problem(seed=3)
     scales = [1e3, 1e-3, 1.0, 7.0]
     scaled = [[g * scale for g, scale in zip(step, scales, strict=True)] for step in grads]
-    baseline = _run(NovoGrad(learning_rate=0.1, epsilon=1e-12), initial, grads)
-    rescaled = _run(NovoGrad(learning_rate=0.1, epsilon=1e-12), initial, scaled)
+    baseline = run_apply(NovoGrad(learning_rate=0.1, epsilon=1e-12), initial, grads)
+    rescaled = run_apply(NovoGrad(learning_rate=0.1, epsilon=1e-12), initial, scaled)
     for index in range(len(SHAPES)):
         np.testing.assert_allclose(rescaled[index], baseline[index], rtol=1e-5, atol=1e-6)
 

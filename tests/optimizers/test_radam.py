@@ -7,31 +7,8 @@ from keras import ops
 
 from keras_optkit.optimizers import RAdam
 from keras_optkit.optimizers._numerics import sma_length
+from tests.optimizers._harness import SHAPES, STEPS, make_problem, run_apply
 from tests.reference import optimizers_classic as reference
-
-SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
-STEPS = 12
-
-
-def _problem(seed, dtype="float32"):
-    rng = np.random.default_rng(seed)
-    initial = [rng.normal(size=shape).astype(dtype).astype(np.float64) for shape in SHAPES]
-    grads = [
-        [rng.normal(size=shape).astype(dtype).astype(np.float64) for shape in SHAPES]
-        for _ in range(STEPS)
-    ]
-    return initial, grads
-
-
-def _run(optimizer, initial, grads, dtype="float32"):
-    """Drives ``optimizer.apply`` on one variable per shape; returns trajectories[variable][step]."""
-    variables = [keras.Variable(value, dtype=dtype) for value in initial]
-    trajectories = [[] for _ in variables]
-    for step_grads in grads:
-        optimizer.apply([ops.convert_to_tensor(g, dtype=dtype) for g in step_grads], variables)
-        for trajectory, variable in zip(trajectories, variables, strict=True):
-            trajectory.append(ops.convert_to_numpy(variable).astype(np.float64))
-    return trajectories
 
 
 def _steps_of_constant_gradient(optimizer, gradient, steps):
@@ -57,7 +34,7 @@ CONFIGS = {
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("schedule", [False, True], ids=["constant_lr", "exponential_decay"])
 def test_matches_reference(config, schedule):
-    initial, grads = _problem(seed=0)
+    initial, grads = make_problem(seed=0)
     if schedule:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
             0.1, decay_steps=4, decay_rate=0.5
@@ -65,7 +42,7 @@ def test_matches_reference(config, schedule):
         lrs = [0.1 * 0.5 ** (step / 4) for step in range(STEPS)]
     else:
         learning_rate, lrs = 0.1, [0.1] * STEPS
-    actual = _run(RAdam(learning_rate=learning_rate, **config), initial, grads)
+    actual = run_apply(RAdam(learning_rate=learning_rate, **config), initial, grads)
     for index in range(len(SHAPES)):
         expected = reference.radam(initial[index], [g[index] for g in grads], lrs, **config)
         np.testing.assert_allclose(actual[index], expected, rtol=1e-5, atol=1e-6)
@@ -75,8 +52,8 @@ def test_matches_reference(config, schedule):
     "config", [{}, {"total_steps": 8, "warmup_proportion": 0.25}], ids=["plain", "tfa_warmup"]
 )
 def test_matches_reference_with_weight_decay(config):
-    initial, grads = _problem(seed=1)
-    actual = _run(RAdam(learning_rate=0.1, weight_decay=0.2, **config), initial, grads)
+    initial, grads = make_problem(seed=1)
+    actual = run_apply(RAdam(learning_rate=0.1, weight_decay=0.2, **config), initial, grads)
     for index in range(len(SHAPES)):
         expected = reference.radam(
             initial[index], [g[index] for g in grads], [0.1] * STEPS, weight_decay=0.2, **config
