@@ -6,32 +6,8 @@ import pytest
 from keras import ops
 
 from keras_optkit.optimizers import AdaBound
+from tests.optimizers._harness import SHAPES, STEPS, make_problem, run_apply
 from tests.reference import optimizers_modern_a as reference
-
-SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
-STEPS = 12
-
-
-def _problem(seed):
-    """Initial values and per-step gradients for every shape, rounded to float32 so both sides see the same."""
-    rng = np.random.default_rng(seed)
-    initial = [rng.normal(size=shape).astype(np.float32).astype(np.float64) for shape in SHAPES]
-    grads = [
-        [rng.normal(size=shape).astype(np.float32).astype(np.float64) for shape in SHAPES]
-        for _ in range(STEPS)
-    ]
-    return initial, grads
-
-
-def _run(optimizer, initial, grads):
-    """Drives ``optimizer.apply`` on one variable per shape; returns trajectories[variable][step]."""
-    variables = [keras.Variable(value, dtype="float32") for value in initial]
-    trajectories = [[] for _ in variables]
-    for step_grads in grads:
-        optimizer.apply([ops.convert_to_tensor(g, dtype="float32") for g in step_grads], variables)
-        for trajectory, variable in zip(trajectories, variables, strict=True):
-            trajectory.append(ops.convert_to_numpy(variable).astype(np.float64))
-    return trajectories
 
 
 def _check_against_reference(actual, initial, grads, lrs, **config):
@@ -52,7 +28,7 @@ CONFIGS = {
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("schedule", [False, True], ids=["constant_lr", "exponential_decay"])
 def test_matches_reference(config, schedule):
-    initial, grads = _problem(seed=0)
+    initial, grads = make_problem(seed=0)
     if schedule:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
             0.1, decay_steps=4, decay_rate=0.5
@@ -60,7 +36,7 @@ def test_matches_reference(config, schedule):
         lrs = [0.1 * 0.5 ** (step / 4) for step in range(STEPS)]
     else:
         learning_rate, lrs = 0.1, [0.1] * STEPS
-    actual = _run(AdaBound(learning_rate=learning_rate, **config), initial, grads)
+    actual = run_apply(AdaBound(learning_rate=learning_rate, **config), initial, grads)
     reference_config = dict(config)
     if "base_learning_rate" in reference_config:
         reference_config["base_lr"] = reference_config.pop("base_learning_rate")
@@ -68,9 +44,9 @@ def test_matches_reference(config, schedule):
 
 
 def test_matches_reference_with_weight_decay():
-    initial, grads = _problem(seed=1)
+    initial, grads = make_problem(seed=1)
     config = {"gamma": 0.3, "weight_decay": 0.5}
-    actual = _run(AdaBound(learning_rate=0.1, **config), initial, grads)
+    actual = run_apply(AdaBound(learning_rate=0.1, **config), initial, grads)
     _check_against_reference(actual, initial, grads, [0.1] * STEPS, **config)
 
 

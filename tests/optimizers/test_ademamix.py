@@ -8,31 +8,8 @@ import pytest
 from keras import ops
 
 from keras_optkit.optimizers import AdEMAMix
+from tests.optimizers._harness import SHAPES, STEPS, make_problem, run_apply
 from tests.reference import optimizers_modern_b as reference
-
-SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
-STEPS = 12
-
-
-def _problem(seed):
-    rng = np.random.default_rng(seed)
-    initial = [rng.normal(size=shape).astype(np.float32).astype(np.float64) for shape in SHAPES]
-    grads = [
-        [rng.normal(size=shape).astype(np.float32).astype(np.float64) for shape in SHAPES]
-        for _ in range(STEPS)
-    ]
-    return initial, grads
-
-
-def _run(optimizer, initial, grads):
-    """Drives ``optimizer.apply`` on one variable per shape; returns trajectories[variable][step]."""
-    variables = [keras.Variable(value, dtype="float32") for value in initial]
-    trajectories = [[] for _ in variables]
-    for step_grads in grads:
-        optimizer.apply([ops.convert_to_tensor(g, dtype="float32") for g in step_grads], variables)
-        for trajectory, variable in zip(trajectories, variables, strict=True):
-            trajectory.append(ops.convert_to_numpy(variable).astype(np.float64))
-    return trajectories
 
 
 def _check_against_reference(actual, initial, grads, lrs, **config):
@@ -60,7 +37,7 @@ CONFIGS = {
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("schedule", [False, True], ids=["constant_lr", "exponential_decay"])
 def test_matches_reference(config, schedule):
-    initial, grads = _problem(seed=0)
+    initial, grads = make_problem(seed=0)
     if schedule:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
             0.1, decay_steps=4, decay_rate=0.5
@@ -68,14 +45,14 @@ def test_matches_reference(config, schedule):
         lrs = [0.1 * 0.5 ** (step / 4) for step in range(STEPS)]
     else:
         learning_rate, lrs = 0.1, [0.1] * STEPS
-    actual = _run(AdEMAMix(learning_rate=learning_rate, **config), initial, grads)
+    actual = run_apply(AdEMAMix(learning_rate=learning_rate, **config), initial, grads)
     _check_against_reference(actual, initial, grads, lrs, **config)
 
 
 def test_matches_reference_with_weight_decay():
-    initial, grads = _problem(seed=1)
+    initial, grads = make_problem(seed=1)
     config = {"alpha_warmup_steps": 4, "beta_3_warmup_steps": 4}
-    actual = _run(AdEMAMix(learning_rate=0.1, weight_decay=0.05, **config), initial, grads)
+    actual = run_apply(AdEMAMix(learning_rate=0.1, weight_decay=0.05, **config), initial, grads)
     _check_against_reference(actual, initial, grads, [0.1] * STEPS, weight_decay=0.05, **config)
 
 
@@ -128,15 +105,15 @@ def test_without_warmup_the_slow_ema_is_not_bias_corrected():
 
 
 def test_alpha_zero_is_adam():
-    initial, grads = _problem(seed=3)
+    initial, grads = make_problem(seed=3)
     # Keras's Adam adds epsilon after the bias correction is folded into the step; a tiny epsilon hides that.
     # It also computes 1 - beta_2**t from a float32 beta_2 (1 - 0.999 off by 1e-5 relative), hence 1e-4.
-    ademamix = _run(AdEMAMix(learning_rate=0.05, alpha=0.0, epsilon=1e-12), initial, grads)
-    adam = _run(keras.optimizers.Adam(learning_rate=0.05, epsilon=1e-12), initial, grads)
+    ademamix = run_apply(AdEMAMix(learning_rate=0.05, alpha=0.0, epsilon=1e-12), initial, grads)
+    adam = run_apply(keras.optimizers.Adam(learning_rate=0.05, epsilon=1e-12), initial, grads)
     for mine, theirs in zip(ademamix, adam, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
     # ... while alpha > 0 is not Adam.
-    mixed = _run(AdEMAMix(learning_rate=0.05, alpha=5.0, beta_3=0.9, epsilon=1e-12), initial, grads)
+    mixed = run_apply(AdEMAMix(learning_rate=0.05, alpha=5.0, beta_3=0.9, epsilon=1e-12), initial, grads)
     assert not np.allclose(mixed[2][-1], adam[2][-1], rtol=1e-3, atol=1e-3)
 
 

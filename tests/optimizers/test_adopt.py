@@ -6,32 +6,8 @@ import pytest
 from keras import ops
 
 from keras_optkit.optimizers import ADOPT
+from tests.optimizers._harness import SHAPES, STEPS, make_problem, run_apply
 from tests.reference import optimizers_modern_b as reference
-
-SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
-STEPS = 12
-
-
-def _problem(seed, dtype="float32"):
-    """Initial values and per-step gradients for every shape, rounded to ``dtype`` so both sides see the same."""
-    rng = np.random.default_rng(seed)
-    initial = [rng.normal(size=shape).astype(dtype).astype(np.float64) for shape in SHAPES]
-    grads = [
-        [rng.normal(size=shape).astype(dtype).astype(np.float64) for shape in SHAPES]
-        for _ in range(STEPS)
-    ]
-    return initial, grads
-
-
-def _run(optimizer, initial, grads, dtype="float32"):
-    """Drives ``optimizer.apply`` on one variable per shape; returns trajectories[variable][step]."""
-    variables = [keras.Variable(value, dtype=dtype) for value in initial]
-    trajectories = [[] for _ in variables]
-    for step_grads in grads:
-        optimizer.apply([ops.convert_to_tensor(g, dtype=dtype) for g in step_grads], variables)
-        for trajectory, variable in zip(trajectories, variables, strict=True):
-            trajectory.append(ops.convert_to_numpy(variable).astype(np.float64))
-    return trajectories
 
 
 def _check_against_reference(actual, initial, grads, lrs, rtol=1e-5, atol=1e-6, **config):
@@ -51,7 +27,7 @@ CONFIGS = {
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("schedule", [False, True], ids=["constant_lr", "exponential_decay"])
 def test_matches_reference(config, schedule):
-    initial, grads = _problem(seed=0)
+    initial, grads = make_problem(seed=0)
     if schedule:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
             0.1, decay_steps=4, decay_rate=0.5
@@ -59,20 +35,20 @@ def test_matches_reference(config, schedule):
         lrs = [0.1 * 0.5 ** (step / 4) for step in range(STEPS)]
     else:
         learning_rate, lrs = 0.1, [0.1] * STEPS
-    actual = _run(ADOPT(learning_rate=learning_rate, **config), initial, grads)
+    actual = run_apply(ADOPT(learning_rate=learning_rate, **config), initial, grads)
     _check_against_reference(actual, initial, grads, lrs, **config)
 
 
 def test_matches_reference_with_weight_decay():
-    initial, grads = _problem(seed=1)
-    actual = _run(ADOPT(learning_rate=0.1, weight_decay=0.05), initial, grads)
+    initial, grads = make_problem(seed=1)
+    actual = run_apply(ADOPT(learning_rate=0.1, weight_decay=0.05), initial, grads)
     _check_against_reference(actual, initial, grads, [0.1] * STEPS, weight_decay=0.05)
 
 
 def test_float16_variables_track_reference_loosely():
-    initial, grads = _problem(seed=2, dtype="float16")
+    initial, grads = make_problem(seed=2, dtype="float16")
     optimizer = ADOPT(learning_rate=0.05)
-    actual = _run(optimizer, initial, grads, dtype="float16")
+    actual = run_apply(optimizer, initial, grads, dtype="float16")
     assert all(slot.dtype == "float16" for slot in optimizer._momentums + optimizer._second_moments)
     assert all(np.isfinite(trajectory).all() for trajectory in actual)
     _check_against_reference(actual, initial, grads, [0.05] * STEPS, rtol=2e-2, atol=2e-2)

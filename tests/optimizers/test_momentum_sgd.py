@@ -6,32 +6,8 @@ import pytest
 from keras import ops
 
 from keras_optkit.optimizers import MomentumSGD
+from tests.optimizers._harness import SHAPES, STEPS, make_problem, run_apply
 from tests.reference import optimizers_classic as reference
-
-SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
-STEPS = 12
-
-
-def _problem(seed, dtype="float32"):
-    """Initial values and per-step gradients for every shape, rounded to ``dtype`` so both sides see the same."""
-    rng = np.random.default_rng(seed)
-    initial = [rng.normal(size=shape).astype(dtype).astype(np.float64) for shape in SHAPES]
-    grads = [
-        [rng.normal(size=shape).astype(dtype).astype(np.float64) for shape in SHAPES]
-        for _ in range(STEPS)
-    ]
-    return initial, grads
-
-
-def _run(optimizer, initial, grads, dtype="float32"):
-    """Drives ``optimizer.apply`` on one variable per shape; returns trajectories[variable][step]."""
-    variables = [keras.Variable(value, dtype=dtype) for value in initial]
-    trajectories = [[] for _ in variables]
-    for step_grads in grads:
-        optimizer.apply([ops.convert_to_tensor(g, dtype=dtype) for g in step_grads], variables)
-        for trajectory, variable in zip(trajectories, variables, strict=True):
-            trajectory.append(ops.convert_to_numpy(variable).astype(np.float64))
-    return trajectories
 
 
 def _exponential_decay():
@@ -51,12 +27,12 @@ CONFIGS = {
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 @pytest.mark.parametrize("schedule", [False, True], ids=["constant_lr", "exponential_decay"])
 def test_matches_reference(config, schedule):
-    initial, grads = _problem(seed=0)
+    initial, grads = make_problem(seed=0)
     if schedule:
         learning_rate, lrs = _exponential_decay()
     else:
         learning_rate, lrs = 0.1, [0.1] * STEPS
-    actual = _run(MomentumSGD(learning_rate=learning_rate, **config), initial, grads)
+    actual = run_apply(MomentumSGD(learning_rate=learning_rate, **config), initial, grads)
     for index in range(len(SHAPES)):
         expected = reference.momentum_sgd(initial[index], [g[index] for g in grads], lrs, **config)
         np.testing.assert_allclose(actual[index], expected, rtol=1e-5, atol=1e-6)
@@ -64,9 +40,9 @@ def test_matches_reference(config, schedule):
 
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_matches_reference_with_weight_decay(nesterov):
-    initial, grads = _problem(seed=1)
+    initial, grads = make_problem(seed=1)
     config = {"momentum": 0.9, "nesterov": nesterov}
-    actual = _run(MomentumSGD(learning_rate=0.1, weight_decay=0.05, **config), initial, grads)
+    actual = run_apply(MomentumSGD(learning_rate=0.1, weight_decay=0.05, **config), initial, grads)
     for index in range(len(SHAPES)):
         expected = reference.momentum_sgd(
             initial[index], [g[index] for g in grads], [0.1] * STEPS, weight_decay=0.05, **config
@@ -75,9 +51,9 @@ def test_matches_reference_with_weight_decay(nesterov):
 
 
 def test_float16_variables_track_reference_loosely():
-    initial, grads = _problem(seed=2, dtype="float16")
+    initial, grads = make_problem(seed=2, dtype="float16")
     optimizer = MomentumSGD(learning_rate=0.05, momentum=0.9)
-    actual = _run(optimizer, initial, grads, dtype="float16")
+    actual = run_apply(optimizer, initial, grads, dtype="float16")
     assert all(buffer.dtype == "float16" for buffer in optimizer._buffers)
     for index in range(len(SHAPES)):
         expected = reference.momentum_sgd(
