@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -117,3 +118,38 @@ def check_schedule_or_rate(name: str, value: Any) -> Any:
             f"{_received(name, value)}"
         )
     return check_non_negative(name, value)
+
+
+def check_optional_int(name: str, value: Any, minimum: int | None = None) -> int | None:
+    """``None``, or ``value`` checked by :func:`check_int`."""
+    return None if value is None else check_int(name, value, minimum=minimum)
+
+
+def check_growth_limit(name: str, value: Any) -> float:
+    """A real number >= 1, infinity included (meaning "no limit")."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number. {_received(name, value)}")
+    value = float(value)
+    if math.isnan(value) or value < 1.0:
+        raise ValueError(f"`{name}` must be >= 1 (inf for no limit). {_received(name, value)}")
+    return value
+
+
+def check_patterns(name: str, value: Any) -> list[str] | None:
+    """``None``, or a list of valid regular expressions (returned as a new list)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"`{name}` must be None or a list of regular expressions (strings). {_received(name, value)}"
+        )
+    for pattern in value:
+        if not isinstance(pattern, str):
+            raise TypeError(f"`{name}` must hold strings only. {_received(name, value)}")
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(
+                f"`{name}` holds an invalid regular expression {pattern!r} ({error}). {_received(name, value)}"
+            ) from None
+    return list(value)

@@ -13,11 +13,6 @@ from keras_optkit._registry import register
 from keras_optkit.optimizers._numerics import one_minus_power
 
 
-def _check_optional_steps(name: str, value: Any) -> int | None:
-    # Private until keras_optkit._validation grows a shared "None or an integer >= 1" check.
-    return None if value is None else check.check_int(name, value, minimum=1)
-
-
 @register(
     "optimizer",
     "AdEMAMix: Adam with a second, very slow gradient EMA (beta_3) added to the fast one with weight alpha.",
@@ -148,8 +143,8 @@ class AdEMAMix(keras.optimizers.Optimizer):
         beta_2 = check.check_in_range("beta_2", beta_2, 0.0, 1.0)
         beta_3 = check.check_in_range("beta_3", beta_3, 0.0, 1.0)
         alpha = check.check_non_negative("alpha", alpha)
-        alpha_warmup_steps = _check_optional_steps("alpha_warmup_steps", alpha_warmup_steps)
-        beta_3_warmup_steps = _check_optional_steps("beta_3_warmup_steps", beta_3_warmup_steps)
+        alpha_warmup_steps = check.check_optional_int("alpha_warmup_steps", alpha_warmup_steps, minimum=1)
+        beta_3_warmup_steps = check.check_optional_int("beta_3_warmup_steps", beta_3_warmup_steps, minimum=1)
         epsilon = check.check_positive("epsilon", epsilon)
         super().__init__(
             learning_rate=learning_rate,

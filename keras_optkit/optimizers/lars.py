@@ -12,26 +12,6 @@ from keras_optkit import _validation as check
 from keras_optkit._registry import register
 
 
-def _check_patterns(name: str, value: Any) -> list[str] | None:
-    # Private until keras_optkit._validation grows a shared "list of regular expressions" check.
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise TypeError(
-            f"`{name}` must be None or a list of regular expressions (strings). Received: {name}={value!r}"
-        )
-    for pattern in value:
-        if not isinstance(pattern, str):
-            raise TypeError(f"`{name}` must hold strings only. Received: {name}={value!r}")
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(
-                f"`{name}` holds an invalid regular expression {pattern!r} ({error}). Received: {name}={value!r}"
-            ) from None
-    return list(value)
-
-
 def _norm(x: Any) -> Any:
     """The L2 norm of a whole tensor as a float32 scalar, accumulated in float32 at least (float16 squares
     overflow above 256)."""
@@ -135,7 +115,7 @@ class LARS(keras.optimizers.Optimizer):
         lars_weight_decay = check.check_non_negative("lars_weight_decay", lars_weight_decay)
         if weight_decay is not None:
             weight_decay = check.check_non_negative("weight_decay", weight_decay)
-        exclude_from_layer_adaptation = _check_patterns(
+        exclude_from_layer_adaptation = check.check_patterns(
             "exclude_from_layer_adaptation", exclude_from_layer_adaptation
         )
         super().__init__(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import keras
@@ -12,16 +11,6 @@ from keras import ops
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.optimizers._numerics import one_minus_power
-
-
-def _check_growth_rate(name: str, value: Any) -> float:
-    # Private until keras_optkit._validation grows a check that admits infinity: a number >= 1, inf included.
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number. Received: {name}={value!r}")
-    value = float(value)
-    if math.isnan(value) or value < 1.0:
-        raise ValueError(f"`{name}` must be >= 1 (inf for no limit). Received: {name}={value!r}")
-    return value
 
 
 @register(
@@ -160,7 +149,7 @@ class Prodigy(keras.optimizers.Optimizer):
             beta_3 = check.check_in_range("beta_3", beta_3, 0.0, 1.0)
         d0 = check.check_positive("d0", d0)
         d_coef = check.check_positive("d_coef", d_coef)
-        growth_rate = _check_growth_rate("growth_rate", growth_rate)
+        growth_rate = check.check_growth_limit("growth_rate", growth_rate)
         safeguard_warmup = check.check_bool("safeguard_warmup", safeguard_warmup)
         bias_correction = check.check_bool("bias_correction", bias_correction)
         epsilon = check.check_positive("epsilon", epsilon)

@@ -20,6 +20,7 @@ from keras_optkit.schedules.linear_schedule import LinearSchedule
 from keras_optkit.schedules.multi_step_decay import MultiStepDecay
 from keras_optkit.schedules.natural_exp_decay import NaturalExpDecay
 from keras_optkit.schedules.one_cycle import OneCycle
+from keras_optkit.schedules.scaled_schedule import ScaledSchedule
 from keras_optkit.schedules.sequential_schedule import SequentialSchedule
 from keras_optkit.schedules.step_decay import StepDecay
 from keras_optkit.schedules.warmup import Warmup
@@ -34,6 +35,7 @@ __all__ = [
     "MultiStepDecay",
     "NaturalExpDecay",
     "OneCycle",
+    "ScaledSchedule",
     "SequentialSchedule",
     "StepDecay",
     "Warmup",

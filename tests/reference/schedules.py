@@ -50,6 +50,7 @@ __all__ = [
     "natural_exp_decay",
     "one_cycle",
     "reference_value",
+    "scaled_schedule",
     "sequential_schedule",
     "step_decay",
     "warmup",
@@ -587,6 +588,16 @@ def keras_exponential_decay(
 
 
 # ---------------------------------------------------------------------------
+# 13. ScaledSchedule
+# ---------------------------------------------------------------------------
+
+
+def scaled_schedule(step: int, schedule, factor: float) -> float:
+    """``factor * schedule(step)``."""
+    return float(factor) * evaluate_nested(schedule, _check_step(step))
+
+
+# ---------------------------------------------------------------------------
 # Dispatch
 # ---------------------------------------------------------------------------
 
@@ -603,6 +614,7 @@ _REFERENCES = {
     "WarmupStableDecay": warmup_stable_decay,
     "Warmup": warmup,
     "SequentialSchedule": sequential_schedule,
+    "ScaledSchedule": scaled_schedule,
     "keras.CosineDecay": keras_cosine_decay,
     "keras.ExponentialDecay": keras_exponential_decay,
 }
@@ -870,6 +882,17 @@ CASES = [
                                                                  "warmup_steps": 5})],
                             "boundaries": [8]},
      _around([4, 8, 13, 43], extra=[2, 20, 30], past=[60, 100])),
+    # ---- ScaledSchedule -------------------------------------------------
+    ("ScaledSchedule", {"schedule": 0.1, "factor": 0.25}, _around([0], extra=[5], past=[100])),
+    ("ScaledSchedule", {"schedule": ("OneCycle", {"max_learning_rate": 0.1, "total_steps": 40}),
+                        "factor": 0.1},
+     _around([12, 40], extra=[1, 20, 30], past=[60])),
+    ("ScaledSchedule", {"schedule": ("keras.ExponentialDecay", {"initial_learning_rate": 0.1,
+                                                                "decay_steps": 10,
+                                                                "decay_rate": 0.5,
+                                                                "staircase": True}),
+                        "factor": 0.3},
+     _around([10, 20], extra=[5], past=[45])),
     # ---- keras.CosineDecay ----------------------------------------------
     # defaults (no warmup, alpha 0).
     ("keras.CosineDecay", {"initial_learning_rate": 0.1, "decay_steps": 100},
