@@ -1,4 +1,4 @@
-"""Suite-wide pytest hooks."""
+"""Suite-wide pytest hooks and fixtures."""
 
 import keras
 import pytest
@@ -12,3 +12,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tf_only" in item.keywords:
             item.add_marker(skip_tf_only)
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    """``(x_train, y_train, x_val, y_val)``: scikit-learn's bundled digits (no download), scaled to [0, 1], split
+    80/20 with a fixed seed. Each test slices what it needs."""
+    from keras_optkit.demo import load_digits_split
+
+    return load_digits_split(seed=0)
+

@@ -1,0 +1,151 @@
+"""Reading and changing the training state of any compiled model: the shared ground of the callbacks.
+
+Three facts about Keras 3 shape everything here:
+
+* A learning rate is either a variable (the optimizer was given a float) or a schedule. Keras refuses to set a
+  float on an optimizer built with a schedule; the schedule itself can be replaced by another schedule.
+* On JAX the train step is a pure function of the model and optimizer variables it is handed. A value that is not
+  one of those variables (a Python float, or a variable the model and optimizer do not track) is frozen into the
+  compiled step when it is traced, so changing it takes a new trace. `Callback.model` syncs the JAX state back into
+  the variables before a callback reads it, and the trainer re-reads the variables after a callback touched them.
+* Wrapping optimizers (Keras's `LossScaleOptimizer`, this package's wrappers) forward `learning_rate` to the
+  optimizer they wrap, which is the one that owns it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_optkit.schedules.scaled_schedule import ScaledSchedule
+
+_Schedule = keras.optimizers.schedules.LearningRateSchedule
+
+
+def innermost_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """The optimizer that owns the learning rate: ``optimizer`` with every wrapper peeled off."""
+    while getattr(optimizer, "inner_optimizer", None) is not None:
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def compiled_optimizer(model: keras.Model, owner: str) -> keras.optimizers.Optimizer:
+    """``model.optimizer``, or a ``ValueError`` naming ``owner`` if the model is not compiled with one."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise ValueError(f"{owner} needs a model compiled with an optimizer. Received: model={model!r}")
+    return optimizer
+
+
+def learning_rate_source(optimizer: keras.optimizers.Optimizer) -> Any:
+    """What drives the learning rate: a ``keras.Variable`` (float rate), a schedule, or a callable."""
+    # Keras keeps the variable or the schedule in `_learning_rate`; the public `learning_rate` property
+    # returns the schedule's value instead, so it cannot tell the two apart.
+    return innermost_optimizer(optimizer)._learning_rate
+
+
+def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The learning rate the next step will use (a schedule is evaluated at ``optimizer.iterations``)."""
+    return float(ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def retrace_train_step(model: keras.Model) -> None:
+    """Make the next training step trace again (and see Python-level changes to the optimizer).
+
+    `fit` looks `model.train_function` up on every step, so this also takes effect in the middle of a `fit`.
+    """
+    if getattr(model, "train_function", None) is None:
+        return
+    if keras.backend.backend() == "jax":
+        # jax.jit keys its trace cache on the wrapped function, and Keras wraps the same bound
+        # `model.train_step` again: while the previous jitted function is referenced anywhere, the new one
+        # would reuse the old trace, with the old Python values in it.
+        import jax
+
+        jax.clear_caches()
+    model.make_train_function(force=True)
+
+
+def set_learning_rate(model: keras.Model, value: float, owner: str) -> None:
+    """Set a float learning rate (the optimizer must have been built with a float, not a schedule)."""
+    source = learning_rate_source(compiled_optimizer(model, owner))
+    if not isinstance(source, keras.Variable):
+        raise TypeError(
+            f"{owner} can only set a learning rate given as a float; this optimizer's learning rate is "
+            f"{type(source).__name__}. Received: learning_rate={source!r}"
+        )
+    source.assign(value)
+
+
+def scale_learning_rate(model: keras.Model, factor: float, owner: str) -> float:
+    """Multiply the learning rate by ``factor`` and return the new current rate.
+
+    A float rate is a variable and is assigned in place. A schedule is wrapped once in a :class:`ScaledSchedule`
+    whose factor is multiplied on later calls; its shape is kept and the factor is saved with the optimizer. As a
+    schedule is read when the step is traced, this retraces the train step once per call.
+    """
+    optimizer = compiled_optimizer(model, owner)
+    source = learning_rate_source(optimizer)
+    if isinstance(source, keras.Variable):
+        source.assign(ops.convert_to_numpy(source) * factor)
+    elif isinstance(source, ScaledSchedule):
+        optimizer.learning_rate = ScaledSchedule(source.schedule, source.factor * factor)
+        retrace_train_step(model)
+    elif isinstance(source, _Schedule):
+        optimizer.learning_rate = ScaledSchedule(source, factor)
+        retrace_train_step(model)
+    else:
+        raise TypeError(
+            f"{owner} can scale a float learning rate or a LearningRateSchedule, not "
+            f"{type(source).__name__}. Received: learning_rate={source!r}"
+        )
+    return current_learning_rate(optimizer)
+
+
+class StateSnapshot:
+    """A copy, on the device, of every model and optimizer variable (weights, BatchNorm statistics, slots,
+    iteration count, learning-rate variable).
+
+    Taking one copies device memory to device memory; nothing is moved to the host. ``restore`` writes the copy
+    back, so training continues exactly as if the steps since the snapshot had not happened.
+    """
+
+    def __init__(self, model: keras.Model) -> None:
+        self._variables = _stateful_variables(model)
+        # ops.copy, not a reference: on JAX the trainer donates the buffers it is handed.
+        self._values = [ops.copy(variable.value) for variable in self._variables]
+
+    def restore(self, model: keras.Model) -> None:
+        """Write the snapshot back into ``model`` (the same model, with the same optimizer)."""
+        variables = _stateful_variables(model)
+        if [id(v) for v in variables] != [id(v) for v in self._variables]:
+            raise ValueError(
+                "The model's variables changed since the snapshot was taken (was the optimizer rebuilt or the "
+                "model recompiled?); it cannot be restored."
+            )
+        for variable, value in zip(variables, self._values, strict=True):
+            variable.assign(value)
+
+    def numpy(self) -> list[np.ndarray]:
+        """The snapshot as NumPy arrays, in the order of the model's then the optimizer's variables."""
+        return [ops.convert_to_numpy(value) for value in self._values]
+
+
+def _stateful_variables(model: keras.Model) -> list:
+    variables = list(model.variables)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        seen = {id(v) for v in variables}
+        variables += [v for v in optimizer.variables if id(v) not in seen]
+    return variables
+
+
+def ensure_optimizer_built(model: keras.Model, owner: str) -> keras.optimizers.Optimizer:
+    """Build the optimizer's slots now (if `fit` has not yet), so its state can be saved before training."""
+    optimizer = compiled_optimizer(model, owner)
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    return optimizer

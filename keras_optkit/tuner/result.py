@@ -1,0 +1,168 @@
+"""What `tune()` returns: the best recipe, every trial as a table, plots."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any
+
+import keras
+
+from keras_optkit.tuner.search_space import build_optimizer, build_schedule
+
+
+@dataclasses.dataclass
+class Recipe:
+    """The winning optimization recipe as ready-to-use Keras objects.
+
+    Attributes:
+        optimizer: A fresh Keras optimizer carrying ``learning_rate`` (serializable with
+            ``keras.optimizers.serialize``).
+        learning_rate: The float or schedule (sized for ``total_steps``).
+        kernel_regularizer: A ``keras_optkit.regularizers.L1L2`` for the layers the search regularized, or None.
+        regularize_layers: Which layers those are (None, a regex or a callable), for
+            ``keras_optkit.regularizers.apply_regularization``.
+        batch_size: The batch size the recipe was found with.
+        total_steps: The number of training steps the schedule spans.
+        values: The trial's hyperparameter values.
+    """
+
+    optimizer: keras.optimizers.Optimizer
+    learning_rate: Any
+    kernel_regularizer: Any
+    regularize_layers: Any
+    batch_size: int
+    total_steps: int
+    values: dict[str, Any]
+
+
+def recipe_from_values(hypermodel: Any, values: dict[str, Any]) -> Recipe:
+    """The :class:`Recipe` of a trial with hyperparameter ``values`` under ``hypermodel``'s settings."""
+    from keras_optkit.regularizers import L1L2
+
+    trial = _trial_view(values)
+    steps = hypermodel.steps_for(trial)
+    total = hypermodel.epochs * steps
+    learning_rate = build_schedule(trial, total, steps)
+    l1, l2 = float(trial.get("l1", 0.0)), float(trial.get("l2", 0.0))
+    return Recipe(
+        optimizer=build_optimizer(trial, learning_rate),
+        learning_rate=learning_rate,
+        kernel_regularizer=L1L2(l1=l1, l2=l2) if (l1 or l2) else None,
+        regularize_layers=hypermodel.search_space.regularize_layers,
+        batch_size=int(trial.get("batch_size", hypermodel.batch_size)),
+        total_steps=total,
+        values=dict(values),
+    )
+
+
+def _trial_view(values: dict[str, Any]) -> dict[str, Any]:
+    """The keras-tuner values of one trial in the flat form `build_optimizer` / `build_schedule` read."""
+    optimizer = values["optimizer"]
+    schedule = values["schedule"]
+    view: dict[str, Any] = {
+        "optimizer": optimizer,
+        "schedule": schedule,
+        "learning_rate": values[f"{optimizer}/learning_rate"],
+    }
+    if optimizer == "sgd":
+        view["momentum"] = values["sgd/momentum"]
+    if optimizer == "adamw":
+        view["weight_decay"] = values["adamw/weight_decay"]
+    elif values.get("weight_decay/on"):
+        view["weight_decay"] = values["weight_decay"]
+    for key, value in values.items():
+        if key.startswith(f"{schedule}/"):
+            view[key.split("/", 1)[1]] = value
+    for name in ("l1", "l2"):
+        if values.get(f"{name}/on"):
+            view[name] = values[name]
+    if "batch_size" in values:
+        view["batch_size"] = values["batch_size"]
+    return view
+
+
+class TuningResult:
+    """The outcome of :func:`keras_optkit.tuner.tune`.
+
+    Attributes:
+        tuner: The keras-tuner tuner that ran the search.
+        hypermodel: The :class:`OptimizationHyperModel` it searched.
+        finder_results: ``{optimizer family: LRFinderResult}`` of the learning-rate range tests (empty when the
+            finder was not used).
+    """
+
+    def __init__(self, tuner: Any, hypermodel: Any, finder_results: dict[str, Any]) -> None:
+        self.tuner = tuner
+        self.hypermodel = hypermodel
+        self.finder_results = dict(finder_results)
+
+    @property
+    def objective(self) -> Any:
+        return self.tuner.oracle.objective
+
+    @property
+    def best_hyperparameters(self) -> dict[str, Any]:
+        """The best trial's hyperparameter values (keras-tuner's bookkeeping entries ``tuner/...`` removed)."""
+        best = self.tuner.get_best_hyperparameters(1)
+        if not best:
+            raise ValueError("No trial completed: there is no best recipe.")
+        return {k: v for k, v in best[0].values.items() if not k.startswith("tuner/")}
+
+    def best_model(self) -> keras.Model:
+        """The best trial's model, compiled, with the weights of its best epoch."""
+        with warnings.catch_warnings():
+            # keras-tuner reloads the checkpointed weights into a fresh model whose optimizer is not built yet;
+            # Keras then skips the optimizer's slots with a warning. The model's weights are loaded.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return self.tuner.get_best_models(1)[0]
+
+    def recipe(self) -> Recipe:
+        """The winning optimizer, schedule and regularizer as fresh, serializable Keras objects."""
+        return recipe_from_values(self.hypermodel, self.best_hyperparameters)
+
+    def table(self) -> list[dict[str, Any]]:
+        """One dict per trial, best first: ``trial_id``, ``status``, ``score``, ``epochs``, the flat recipe
+        (``optimizer``, ``schedule``, ``learning_rate``, ``weight_decay``, ``l1``, ``l2``, ...)."""
+        rows = []
+        for trial in self.tuner.oracle.trials.values():
+            values = trial.hyperparameters.values
+            row = {
+                "trial_id": trial.trial_id,
+                "status": str(trial.status),
+                "score": None if trial.score is None else float(trial.score),
+                "epochs": values.get("tuner/epochs", self.hypermodel.epochs),
+            }
+            row.update({"weight_decay": 0.0, "l1": 0.0, "l2": 0.0})
+            row.update(_trial_view(values))
+            rows.append(row)
+        reverse = self.objective.direction == "max"
+        missing = -math.inf if reverse else math.inf
+        rows.sort(key=lambda r: missing if r["score"] is None else r["score"], reverse=reverse)
+        return rows
+
+    def summary(self, limit: int = 10) -> str:
+        """A printable table of the best ``limit`` trials."""
+        columns = ("trial_id", "score", "optimizer", "schedule", "learning_rate", "weight_decay", "l2", "epochs")
+        lines = [f"objective: {self.objective.name} ({self.objective.direction})",
+                 "  ".join(f"{c:>13}" for c in columns)]
+        for row in self.table()[:limit]:
+            cells = []
+            for column in columns:
+                value = row.get(column)
+                if isinstance(value, float):
+                    cells.append(f"{value:>13.4g}")
+                else:
+                    cells.append(f"{'' if value is None else value!s:>13}")
+            lines.append("  ".join(cells))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"TuningResult({len(self.tuner.oracle.trials)} trials, objective={self.objective.name!r})"
+
+    def plot(self, axes: Any = None) -> Any:
+        """Objective vs learning rate and vs L2 strength, one colour per schedule family. Returns the axes."""
+        from keras_optkit.viz.plot_tuning import plot_tuning_result
+
+        return plot_tuning_result(self, axes=axes)

@@ -1,0 +1,146 @@
+"""SearchSpace: validation, conditional declaration, and the objects a trial's values build."""
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+from keras_optkit.schedules import CosineAnnealingWarmRestarts, OneCycle, WarmupCosineDecay
+from keras_optkit.tuner import LogRange, SearchSpace
+from keras_optkit.tuner.search_space import build_optimizer, build_schedule
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"learning_rate": (1e-1, 1e-3)}, "learning_rate"),
+        ({"learning_rate": (0.0, 1e-3)}, "learning_rate"),
+        ({"l2": (1e-2, 1e-4)}, "l2"),
+        ({"l1": (-1.0, 1e-4)}, "l1"),
+        ({"weight_decay": (1.0, 0.5)}, "weight_decay"),
+        ({"optimizers": []}, "optimizers"),
+        ({"optimizers": ["adam", "not_an_optimizer"]}, "optimizers"),
+        ({"optimizers": ["Lookahead"]}, "optimizers"),  # a wrapper needs an inner optimizer
+        ({"schedules": []}, "schedules"),
+        ({"schedules": ["constant", "sawtooth"]}, "schedules"),
+        ({"batch_sizes": []}, "batch_sizes"),
+        ({"batch_sizes": [32, 0]}, "batch_sizes"),
+        ({"learning_rate": {"sgd": (1e-3, 1e-1)}, "optimizers": ["adam"]}, "learning_rate"),
+        ({"regularize_layers": "dense(["}, "regularize_layers"),
+    ],
+)
+def test_bad_search_space_names_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        SearchSpace(**kwargs)
+
+
+def test_wrong_types_are_type_errors():
+    with pytest.raises(TypeError, match="l2"):
+        SearchSpace(l2=0.01)
+    with pytest.raises(TypeError, match="regularize_layers"):
+        SearchSpace(regularize_layers=3)
+
+
+def test_registry_optimizers_are_families():
+    space = SearchSpace(optimizers=["adam", "radam", "Adan"])
+    assert space.optimizers == ("adam", "RAdam", "Adan")
+
+
+def _sample_all(space, trials, seed):
+    """Sample trial values the way keras-tuner's random oracle does: only active hyperparameters get a value."""
+    declared = keras_tuner.HyperParameters()
+    space.declare(declared)
+    samples = []
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
+        hp = declared.copy()
+        hp.values = {}
+        for parameter in hp.space:
+            if hp.is_active(parameter):
+                hp.values[parameter.name] = parameter.random_sample(int(rng.integers(1 << 30)))
+        samples.append(hp.values)
+    return samples
+
+
+def test_conditional_space_never_samples_an_unselected_family():
+    space = SearchSpace(
+        optimizers=["adam", "adamw", "sgd", "RAdam"],
+        l1=(1e-6, 1e-3),
+        batch_sizes=[16, 64],
+    )
+    samples = _sample_all(space, 300, seed=0)
+    seen_families = set()
+    for values in samples:
+        optimizer, schedule = values["optimizer"], values["schedule"]
+        seen_families.add((optimizer, schedule))
+        for key in values:
+            if "/" not in key:
+                continue
+            owner, _ = key.split("/", 1)
+            if owner in space.optimizers:
+                assert owner == optimizer, (key, values)
+            if owner in space.schedules:
+                assert owner == schedule, (key, values)
+            if owner == "adamw":
+                assert optimizer == "adamw"
+        assert f"{optimizer}/learning_rate" in values
+        assert ("sgd/momentum" in values) == (optimizer == "sgd")
+        assert ("weight_decay/on" in values) == (optimizer != "adamw")
+        for name in ("l1", "l2"):
+            assert (name in values) == bool(values[f"{name}/on"])
+    # The sampler did visit every optimizer x schedule combination, so the checks above covered them.
+    assert len(seen_families) == 4 * 5
+
+
+def test_declare_returns_the_values_of_the_chosen_families_only():
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("optimizer", "sgd")
+    hp.Fixed("schedule", "one_cycle")
+    hp.Fixed("weight_decay/on", False)
+    values = SearchSpace().declare(hp)
+    assert values["optimizer"] == "sgd" and values["schedule"] == "one_cycle"
+    assert set(values) == {"optimizer", "learning_rate", "momentum", "schedule", "pct_start", "weight_decay", "l2"}
+    assert values["weight_decay"] == 0.0
+    assert 1e-4 <= values["learning_rate"] <= 1e-1
+
+
+@pytest.mark.parametrize(
+    ("values", "expected_type"),
+    [
+        ({"schedule": "constant"}, float),
+        ({"schedule": "warmup_cosine", "warmup_fraction": 0.1}, WarmupCosineDecay),
+        ({"schedule": "one_cycle", "pct_start": 0.25}, OneCycle),
+        ({"schedule": "exponential", "decay_rate": 0.9}, keras.optimizers.schedules.ExponentialDecay),
+        ({"schedule": "cosine_restarts", "cycles": 3}, CosineAnnealingWarmRestarts),
+    ],
+)
+def test_build_schedule_spans_the_run(values, expected_type):
+    schedule = build_schedule({"learning_rate": 0.05, **values}, total_steps=300, steps_per_epoch=30)
+    assert isinstance(schedule, expected_type)
+    if values["schedule"] == "warmup_cosine":
+        assert schedule.warmup_steps == 30 and schedule.total_steps == 300
+        assert float(schedule(30)) == pytest.approx(0.05)
+    if values["schedule"] == "one_cycle":
+        assert schedule.total_steps == 300 and schedule.pct_start == 0.25
+        assert float(schedule(74)) == pytest.approx(0.05)  # PyTorch OneCycleLR peaks at pct_start * total - 1
+    if values["schedule"] == "exponential":
+        assert float(schedule(30)) == pytest.approx(0.05 * 0.9, rel=1e-6)
+    if values["schedule"] == "cosine_restarts":
+        assert schedule.first_cycle_steps == 100
+        assert float(schedule(100)) == pytest.approx(0.05)
+
+
+def test_build_optimizer_carries_the_values():
+    sgd = build_optimizer({"optimizer": "sgd", "momentum": 0.93, "weight_decay": 1e-4}, 0.02)
+    assert isinstance(sgd, keras.optimizers.SGD)
+    assert sgd.momentum == 0.93 and sgd.weight_decay == 1e-4
+    assert float(sgd.learning_rate) == pytest.approx(0.02)
+    adam = build_optimizer({"optimizer": "adam", "weight_decay": 0.0}, 1e-3)
+    assert adam.weight_decay is None
+    radam = build_optimizer({"optimizer": "RAdam"}, 1e-3)
+    assert type(radam).__name__ == "RAdam"
+
+
+def test_narrowed_range_is_centred_in_log_scale():
+    narrowed = LogRange(1e-5, 1.0).narrowed(1e-3, span=100.0)
+    assert narrowed.low == pytest.approx(1e-4) and narrowed.high == pytest.approx(1e-2)

@@ -1,0 +1,245 @@
+"""tune() and OptimizationHyperModel on scikit-learn's digits, and the keras-tuner traps they absorb."""
+
+import importlib
+import math
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+from keras_optkit.tuner import (
+    DivergenceGuard,
+    OptimizationHyperModel,
+    SearchSpace,
+    TuningResult,
+    tune,
+)
+
+LOSS = "sparse_categorical_crossentropy"
+# The package exports the function `tune`, which hides the module of the same name.
+tune_module = importlib.import_module("keras_optkit.tuner.tune")
+
+
+def build_mlp():
+    return keras.Sequential(
+        [
+            keras.Input(shape=(64,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(10, activation="softmax", name="classifier"),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def data(digits_split):
+    x, y, x_val, y_val = digits_split
+    return x[:640], y[:640], x_val, y_val
+
+
+def _search(data, tmp_path, **kwargs):
+    x, y, x_val, y_val = data
+    options = {
+        "validation_data": (x_val, y_val),
+        "tuner": "random",
+        "max_trials": 3,
+        "epochs": 3,
+        "loss": LOSS,
+        "metrics": ["accuracy"],
+        "narrow_lr_with_finder": False,
+        "directory": tmp_path,
+        "seed": 0,
+        **kwargs,
+    }
+    return tune(build_mlp, x, y, **options)
+
+
+def _scores(result):
+    return [(row["trial_id"], row["score"]) for row in result.table()]
+
+
+def test_same_seed_same_trials_and_scores_seed_zero_included(data, tmp_path):
+    first = _search(data, tmp_path / "a", max_trials=2, epochs=2)
+    second = _search(data, tmp_path / "b", max_trials=2, epochs=2)
+    assert [r["trial_id"] for r in first.table()] == [r["trial_id"] for r in second.table()]
+    for a, b in zip(first.table(), second.table(), strict=True):
+        assert {k: v for k, v in a.items() if k != "score"} == {k: v for k, v in b.items() if k != "score"}
+        assert a["score"] == pytest.approx(b["score"], rel=1e-4)
+    other = _search(data, tmp_path / "c", seed=1, max_trials=2, epochs=2)
+    assert [r["learning_rate"] for r in other.table()] != [r["learning_rate"] for r in first.table()]
+
+
+def test_tuned_recipe_beats_adam_baseline_on_digits(data, tmp_path):
+    x, y, x_val, y_val = data
+    epochs = 5
+    keras.utils.set_random_seed(0)
+    baseline = build_mlp()
+    baseline.compile(keras.optimizers.Adam(1e-3), LOSS, metrics=["accuracy"])
+    baseline.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
+    baseline_accuracy = baseline.evaluate(x_val, y_val, verbose=0)[1]
+
+    result = _search(
+        data, tmp_path, tuner="bayesian", max_trials=6, epochs=epochs, objective="val_accuracy",
+        search_space=SearchSpace(learning_rate=(1e-3, 3e-1), l2=None),
+    )
+    assert isinstance(result, TuningResult)
+    best = result.table()[0]
+    assert best["score"] == max(r["score"] for r in result.table() if r["score"] is not None)
+    model = result.best_model()
+    tuned_accuracy = model.evaluate(x_val, y_val, verbose=0)[1]
+    assert tuned_accuracy == pytest.approx(best["score"], abs=1e-6)
+    assert tuned_accuracy > baseline_accuracy, (tuned_accuracy, baseline_accuracy)
+
+    recipe = result.recipe()
+    copy = keras.optimizers.deserialize(keras.optimizers.serialize(recipe.optimizer))
+    assert type(copy) is type(recipe.optimizer)
+    assert copy.get_config() == recipe.optimizer.get_config()
+    steps = np.arange(0, recipe.total_steps, 7)
+    for step in steps:
+        assert float(_rate(copy, step)) == pytest.approx(float(_rate(recipe.optimizer, step)), rel=1e-7)
+
+
+def _rate(optimizer, step):
+    rate = optimizer._learning_rate
+    return rate(step) if callable(rate) else rate
+
+
+def test_hyperband_continues_the_schedule(data):
+    x, y, _, _ = data
+    hypermodel = OptimizationHyperModel(
+        build_mlp, SearchSpace(schedules=["warmup_cosine"], l2=None, weight_decay=None),
+        loss=LOSS, epochs=4, train_samples=len(x), batch_size=64,
+    )
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("optimizer", "adam")
+    model = hypermodel.build(hp)
+    steps = math.ceil(len(x) / 64)
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            optimizer = self.model.optimizer
+            seen.append((int(keras.ops.convert_to_numpy(optimizer.iterations)),
+                         float(keras.ops.convert_to_numpy(optimizer.learning_rate))))
+
+    hypermodel.fit(hp, model, x, y, batch_size=64, epochs=3, initial_epoch=2, callbacks=[Record()], verbose=0)
+    schedule = model.optimizer._learning_rate
+    assert seen[0][0] == 2 * steps
+    assert seen[0][1] == pytest.approx(float(schedule(2 * steps)), rel=1e-6)
+    # Warmup does not run again: the first rate is the decaying one, below the peak.
+    assert seen[0][1] < schedule.peak_learning_rate
+
+
+def test_diverged_trial_gets_a_finite_bad_score(data, tmp_path):
+    x, y, x_val, y_val = data
+
+    def build_regression():
+        return keras.Sequential([keras.Input((64,)), keras.layers.Dense(1)])
+
+    # Plain least squares with a step far past 2 / (largest curvature): the loss overflows to inf, then NaN.
+    result = tune(
+        build_regression, x, y.astype("float32"), validation_data=(x_val, y_val.astype("float32")),
+        tuner="bayesian", max_trials=3, epochs=2, loss="mse", narrow_lr_with_finder=False,
+        directory=tmp_path, seed=0,
+        search_space=SearchSpace(optimizers=["sgd"], schedules=["constant"], learning_rate=(1e3, 1e4),
+                                 l2=None, weight_decay=None),
+    )
+    scores = [row["score"] for row in result.table()]
+    assert len(scores) == 3
+    assert all(score is not None and math.isfinite(score) for score in scores)
+    assert min(scores) >= 1e6  # nothing finite was ever seen: the fallback bad value
+
+
+def test_divergence_guard_rewrites_only_non_finite_values():
+    guard = DivergenceGuard(keras_tuner.Objective("val_accuracy", "max"))
+    guard.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    guard.on_epoch_end(0, {"loss": 2.0, "val_loss": 3.0, "val_accuracy": 0.4})
+    logs = {"loss": float("nan"), "val_loss": float("inf"), "val_accuracy": float("nan")}
+    guard.on_epoch_end(1, logs)
+    assert logs == {"loss": 20.0, "val_loss": 30.0, "val_accuracy": 0.0}
+    assert guard.diverged and guard.model.stop_training
+
+
+def test_reserved_tuner_arguments_are_refused(data, tmp_path):
+    x, y, _, _ = data
+    # keras-tuner would compile every trial with this optimizer, silently replacing the searched one.
+    with pytest.raises(ValueError, match="optimizer"):
+        tune(build_mlp, x, y, loss=LOSS, directory=tmp_path, optimizer="adam")
+    with pytest.raises(ValueError, match="hypermodel"):
+        tune(build_mlp, x, y, loss=LOSS, directory=tmp_path, hypermodel=None)
+
+
+def test_worker_never_overwrites_the_shared_directory(data, tmp_path, monkeypatch):
+    x, y, _, _ = data
+    captured = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_random_search(**kwargs):
+        captured.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(tune_module.keras_tuner, "RandomSearch", fake_random_search)
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner1")
+    with pytest.raises(Stop):
+        tune(build_mlp, x, y, loss=LOSS, tuner="random", directory=tmp_path, overwrite=True,
+             narrow_lr_with_finder=False, seed=0)
+    assert captured["overwrite"] is False
+    assert captured["seed"] == 1  # keras-tuner reads seed=0 as "no seed"
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    with pytest.raises(Stop):
+        tune(build_mlp, x, y, loss=LOSS, tuner="random", directory=tmp_path, overwrite=True,
+             narrow_lr_with_finder=False)
+    assert captured["overwrite"] is True
+
+
+@pytest.mark.tf_only  # the hparams plugin is imported on the TensorFlow backend only
+def test_trials_run_on_tensorflow_with_a_tensorboard_callback(data, tmp_path):
+    result = _search(data, tmp_path, max_trials=1, epochs=1,
+                     callbacks=[keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"))])
+    assert [row["status"] for row in result.table()] == ["COMPLETED"]
+    assert any((tmp_path / "logs").iterdir())
+
+
+def test_build_model_with_hp_searches_architecture_too(data, tmp_path):
+    def build(hp):
+        units = hp.Choice("units", [8, 16])
+        return keras.Sequential([keras.Input((64,)), keras.layers.Dense(units, activation="relu"),
+                                 keras.layers.Dense(10, activation="softmax")])
+
+    x, y, x_val, y_val = data
+    result = tune(build, x, y, validation_data=(x_val, y_val), tuner="random", max_trials=2, epochs=1,
+                  loss=LOSS, narrow_lr_with_finder=False, directory=tmp_path,
+                  search_space=SearchSpace(l2=None))
+    assert {"units", "optimizer", "schedule"} <= set(result.best_hyperparameters)
+    units = result.best_hyperparameters["units"]
+    assert result.best_model().layers[0].units == units
+
+
+def test_compiled_build_model_lends_its_loss(data):
+    def build():
+        model = build_mlp()
+        model.compile("sgd", LOSS, metrics=["accuracy"])
+        return model
+
+    x, _, _, _ = data
+    hypermodel = OptimizationHyperModel(build, SearchSpace(l2=None), train_samples=len(x))
+    model = hypermodel.build(keras_tuner.HyperParameters())
+    assert model.loss == LOSS
+    with pytest.raises(ValueError, match="loss"):
+        OptimizationHyperModel(build_mlp, train_samples=10).build(keras_tuner.HyperParameters())
+
+
+def test_bad_arguments(data, tmp_path):
+    x, y, _, _ = data
+    with pytest.raises(ValueError, match="tuner"):
+        tune(build_mlp, x, y, loss=LOSS, tuner="evolution", directory=tmp_path)
+    with pytest.raises(ValueError, match="finder_span"):
+        tune(build_mlp, x, y, loss=LOSS, finder_span=1.0, directory=tmp_path)
+    with pytest.raises(ValueError, match="max_trials"):
+        tune(build_mlp, x, y, loss=LOSS, max_trials=0, directory=tmp_path)
+    with pytest.raises(TypeError, match="search_space"):
+        tune(build_mlp, x, y, loss=LOSS, search_space={"l2": None}, directory=tmp_path)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        OptimizationHyperModel(build_mlp, loss=LOSS)
