@@ -227,3 +227,21 @@ def test_group_lasso_zeroes_whole_units_where_l2_shrinks_them_all(digits_split):
     dead = lambda norms: int(np.sum(norms < 0.02 * norms.max()))  # noqa: E731
     assert dead(group_norms) >= 4
     assert dead(group_norms) > dead(l2_norms)
+
+
+def test_hyperparameter_scheduler_anneals_a_tunable_strength_per_step():
+    from keras_optkit.callbacks import HyperparameterScheduler
+    from keras_optkit.schedules import LinearSchedule
+
+    regularizer = L2(0.0)
+    model = _one_dense_model(regularizer, jit_compile=True)
+    x = RNG.normal(size=(4, 3)).astype("float32")
+    y = RNG.normal(size=(4, 2)).astype("float32")
+    w = _np(model.get_layer("dense").kernel)
+    schedule = LinearSchedule(1.0, 0.0, total_steps=4)
+    model.fit(np.tile(x, (5, 1)), np.tile(y, (5, 1)), batch_size=4, epochs=1, shuffle=False, verbose=0,
+              callbacks=[HyperparameterScheduler(regularizer.l2, schedule)])
+    for step in range(5):
+        strength = max(1.0 - step / 4, 0.0)
+        w = w - 0.1 * (2.0 / (4 * 2) * x.T.astype(np.float64) @ (x @ w - y) + 2 * strength * w)
+    np.testing.assert_allclose(_np(model.get_layer("dense").kernel), w, rtol=1e-5)
