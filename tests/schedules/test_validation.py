@@ -103,6 +103,9 @@ BAD = [
     (S.SequentialSchedule, {"schedules": [0.1, 0.01], "boundaries": [10]}, "boundaries", [10, 20], ValueError),
     (S.SequentialSchedule, {"schedules": [0.1, 0.01, 0.001], "boundaries": [10, 20]}, "boundaries", [20, 10],
      ValueError),
+    (S.ScaledSchedule, {"schedule": 0.1, "factor": 0.5}, "factor", -0.5, ValueError),
+    (S.ScaledSchedule, {"schedule": 0.1, "factor": 0.5}, "factor", "half", TypeError),
+    (S.ScaledSchedule, {"schedule": 0.1, "factor": 0.5}, "schedule", "cosine", TypeError),
 ]
 
 

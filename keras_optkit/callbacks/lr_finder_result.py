@@ -1,0 +1,137 @@
+"""The measurements of a learning-rate range test and the rates they suggest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from keras_optkit import _validation as check
+
+_SUGGESTIONS = ("minimum", "steepest", "valley")
+
+
+class LRFinderResult:
+    r"""What a learning-rate range test measured, and the rates it suggests.
+
+    Suggestions are read from the smoothed loss :math:`s_i` against the rate :math:`\eta_i`, in a window that, as
+    in fastai, leaves out the first tenth of the steps (the loss has barely moved) and the last five (the blow-up);
+    non-finite values in the window are ignored:
+
+    * ``minimum``: the rate at the lowest :math:`s_i`, divided by 10.
+    * ``steepest``: the rate where :math:`ds/d\log\eta` is most negative (central differences, ``np.gradient``;
+      fastai takes forward differences and reports the left point).
+    * ``valley``: fastai's "valley". The longest valley is the longest strictly decreasing subsequence of
+      :math:`s` (not necessarily contiguous; length :math:`L`, ending at index :math:`e`, the earliest end if
+      several are as long); the suggestion is the rate about halfway along it, at index
+      :math:`e - L + \lfloor L/3 \rfloor + \lfloor L/6 \rfloor` (fastai's choice, clamped at 0 here).
+
+    A suggestion is ``nan`` when fewer than two finite points are left in the window.
+
+    Args:
+        learning_rates: The rate of each step.
+        losses: The loss of each step's batch.
+        smoothed_losses: The bias-corrected exponential moving average of ``losses``.
+        diverged: Whether the test stopped because the smoothed loss diverged.
+        skip_begin: Steps left out at the start (default: a tenth of the steps).
+        skip_end: Steps left out at the end (default: 5, fewer if fewer than two points would be left).
+
+    Example:
+        >>> import numpy as np
+        >>> rates = 10.0 ** np.arange(-7.0, 1.0)
+        >>> loss = np.array([2.3, 2.25, 2.0, 1.2, 0.9, 0.8, 0.85, 4.0])
+        >>> result = LRFinderResult(rates, loss, loss, skip_begin=0, skip_end=0)
+        >>> [f"{rate:.0e}" for rate in (result.minimum, result.steepest, result.valley)]
+        ['1e-03', '1e-04', '1e-05']
+
+    References:
+        fastai, ``Learner.lr_find`` and its suggestion functions ``minimum``, ``steep`` and ``valley``
+        (https://docs.fast.ai/callback.schedule.html).
+    """
+
+    def __init__(
+        self,
+        learning_rates: Any,
+        losses: Any,
+        smoothed_losses: Any,
+        diverged: bool = False,
+        skip_begin: int | None = None,
+        skip_end: int | None = None,
+    ) -> None:
+        self.learning_rates = np.asarray(learning_rates, dtype="float64").reshape(-1)
+        self.losses = np.asarray(losses, dtype="float64").reshape(-1)
+        self.smoothed_losses = np.asarray(smoothed_losses, dtype="float64").reshape(-1)
+        if not len(self.learning_rates) == len(self.losses) == len(self.smoothed_losses):
+            raise ValueError(
+                "`learning_rates`, `losses` and `smoothed_losses` must have the same length. Received lengths: "
+                f"{len(self.learning_rates)}, {len(self.losses)}, {len(self.smoothed_losses)}"
+            )
+        self.diverged = check.check_bool("diverged", diverged)
+        count = len(self.learning_rates)
+        if skip_begin is None:
+            skip_begin = count // 10
+        if skip_end is None:
+            skip_end = max(0, min(5, count - skip_begin - 2))
+        self.skip_begin = check.check_int("skip_begin", skip_begin, minimum=0)
+        self.skip_end = check.check_int("skip_end", skip_end, minimum=0)
+        self.suggestions = self._suggest()
+
+    @property
+    def minimum(self) -> float:
+        """The rate at the minimum smoothed loss, divided by 10."""
+        return self.suggestions["minimum"]
+
+    @property
+    def steepest(self) -> float:
+        """The rate where the smoothed loss falls fastest against the log of the rate."""
+        return self.suggestions["steepest"]
+
+    @property
+    def valley(self) -> float:
+        """The rate about halfway along the longest valley of the smoothed loss."""
+        return self.suggestions["valley"]
+
+    def _suggest(self) -> dict[str, float]:
+        stop = len(self.learning_rates) - self.skip_end
+        rates = self.learning_rates[self.skip_begin : stop]
+        values = self.smoothed_losses[self.skip_begin : stop]
+        finite = np.isfinite(values) & np.isfinite(rates) & (rates > 0)
+        rates, values = rates[finite], values[finite]
+        if len(values) < 2:
+            return dict.fromkeys(_SUGGESTIONS, float("nan"))
+        slopes = np.gradient(values, np.log(rates))
+        return {
+            "minimum": float(rates[np.argmin(values)] / 10.0),
+            "steepest": float(rates[np.argmin(slopes)]),
+            "valley": float(rates[_valley_index(values)]),
+        }
+
+    def plot(self, ax: Any = None, log: bool = True) -> Any:
+        """Plots the losses against the rates, marks the suggestions, and returns the matplotlib ``Axes``.
+
+        See :func:`keras_optkit.viz.plot_lr_finder.plot_lr_finder`.
+        """
+        from keras_optkit.viz.plot_lr_finder import plot_lr_finder
+
+        return plot_lr_finder(self, ax=ax, log=log)
+
+    def __repr__(self) -> str:
+        if len(self.learning_rates) == 0:
+            return "LRFinderResult(steps=0)"
+        suggested = ", ".join(f"{name}={rate:.3g}" for name, rate in self.suggestions.items())
+        return (
+            f"LRFinderResult(steps={len(self.learning_rates)}, learning_rates=[{self.learning_rates[0]:.3g} .. "
+            f"{self.learning_rates[-1]:.3g}], diverged={self.diverged}, {suggested})"
+        )
+
+
+def _valley_index(values: np.ndarray) -> int:
+    # lengths[i]: the longest strictly decreasing subsequence ending at i.
+    lengths = np.ones(len(values), dtype=int)
+    for index in range(1, len(values)):
+        higher = values[:index] > values[index]
+        if higher.any():
+            lengths[index] = lengths[:index][higher].max() + 1
+    end = int(np.argmax(lengths))
+    length = int(lengths[end])
+    return max(0, end - length + length // 3 + int(length / 3 / 2))
