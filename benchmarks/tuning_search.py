@@ -3,9 +3,10 @@
 For several seeds, on scikit-learn's digits (a small MLP), two random searches with the same number of trials and
 epochs per trial:
 
-* blind: the default wide learning-rate range, 1e-4 .. 1e-1 for every optimizer family;
-* narrowed: ``tune(narrow_lr_with_finder=True)``: one LR range test per optimizer family first, then each
-  family's range is 30x wide around the finder's ``valley`` suggestion.
+* blind: a wide learning-rate range, 1e-6 .. 10 for every optimizer family (``--range``), what a user who does
+  not know the right rate would search;
+* narrowed: the same range given to ``tune(narrow_lr_with_finder=True)``: one LR range test per optimizer family
+  first, then each family's range is 30x wide around the finder's ``valley`` suggestion.
 
 For each seed it reports the best validation accuracy of each search, and the epochs each search spent until a
 trial first reached the blind search's best accuracy (minus ``--tolerance``). The narrowed search's epochs include
@@ -42,14 +43,14 @@ def build_model() -> keras.Model:
     )
 
 
-def search(data, seed: int, trials: int, epochs: int, narrowed: bool):
+def search(data, seed: int, trials: int, epochs: int, narrowed: bool, rates: tuple[float, float]):
     x, y, x_val, y_val = data
     with tempfile.TemporaryDirectory() as directory:
         result = tune(
             build_model, x, y, validation_data=(x_val, y_val), tuner="random", max_trials=trials,
             epochs=epochs, batch_size=BATCH_SIZE, objective="val_accuracy",
             loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-            search_space=SearchSpace(), narrow_lr_with_finder=narrowed, finder_steps=FINDER_STEPS,
+            search_space=SearchSpace(learning_rate=rates), narrow_lr_with_finder=narrowed, finder_steps=FINDER_STEPS,
             directory=directory, seed=seed,
         )
         order = sorted(result.table(), key=lambda row: int(row["trial_id"]))
@@ -73,21 +74,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--tolerance", type=float, default=0.005)
+    parser.add_argument("--range", default="1e-6,10", help="the blind learning-rate range low,high")
     args = parser.parse_args(argv)
 
+    rates = tuple(float(v) for v in args.range.split(","))
     data = load_digits_split(seed=0)
     steps_per_epoch = math.ceil(len(data[0]) / BATCH_SIZE)
     print(f"backend {keras.backend.backend()}, digits {len(data[0])} train / {len(data[2])} validation, "
-          f"{args.trials} trials x {args.epochs} epochs, random search, tolerance {args.tolerance}")
+          f"{args.trials} trials x {args.epochs} epochs, random search, learning rates {rates[0]:g}..{rates[1]:g}, "
+          f"tolerance {args.tolerance}")
     print("| seed | blind best | narrowed best | blind epochs to blind best | narrowed epochs (incl. finder) |"
           " seconds blind / narrowed |")
     print("|---:|---:|---:|---:|---:|---:|")
     blind_epochs, narrowed_epochs, blind_best, narrowed_best = [], [], [], []
     for seed in range(args.seeds):
         start = time.perf_counter()
-        blind, _ = search(data, seed, args.trials, args.epochs, narrowed=False)
+        blind, _ = search(data, seed, args.trials, args.epochs, narrowed=False, rates=rates)
         middle = time.perf_counter()
-        narrowed, finder_runs = search(data, seed, args.trials, args.epochs, narrowed=True)
+        narrowed, finder_runs = search(data, seed, args.trials, args.epochs, narrowed=True, rates=rates)
         end = time.perf_counter()
         target = max(blind) - args.tolerance
         finder_epochs = finder_runs * FINDER_STEPS / steps_per_epoch
