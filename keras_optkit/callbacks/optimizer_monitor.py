@@ -1,0 +1,184 @@
+"""Learning rate, weight decay, gradient norm and update/weight ratio in the training logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from keras_optkit import _validation as check
+from keras_optkit._registry import register
+from keras_optkit.callbacks._control import (
+    compiled_optimizer,
+    current_learning_rate,
+    retrace_train_step,
+)
+
+
+def _global_norm(tensors: list) -> Any:
+    squares = [ops.sum(ops.square(ops.cast(ops.convert_to_tensor(t), "float32"))) for t in tensors]
+    return ops.sqrt(ops.sum(ops.stack(squares))) if squares else ops.zeros((), "float32")
+
+
+def _gradient_target(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    # A LossScaleOptimizer hands its inner optimizer the unscaled gradients: measure those.
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.inner_optimizer
+    return optimizer
+
+
+@register(
+    "callback",
+    "Log learning rate, weight decay, gradient norm and update/weight norm ratio every log_every steps.",
+    example={"log_every": 50},
+)
+class OptimizerMonitor(keras.callbacks.Callback):
+    r"""Put the optimizer's vital signs into the logs, every ``log_every`` steps.
+
+    At every step :math:`s` (the optimizer's 0-based step index) with :math:`s \bmod` ``log_every`` :math:`= 0`,
+    the batch logs get:
+
+    * ``learning_rate``: the rate the step used (a schedule evaluated at :math:`s`);
+    * ``weight_decay``: the optimizer's weight decay, when it has one;
+    * ``grad_norm``: :math:`\lVert g_s \rVert_2` over all trainable variables, of the gradients the optimizer
+      received (after a ``LossScaleOptimizer`` removed the loss scale, and after any clipping the trainer did not
+      do itself);
+    * ``update_ratio``: :math:`\lVert w_{s+1} - w_s \rVert_2 / \lVert w_s \rVert_2` over all trainable variables.
+
+    Every epoch's logs get the last measured values, so ``History``, ``CSVLogger`` and
+    ``keras.callbacks.TensorBoard`` record them; put this callback before those in the list. On other steps
+    nothing is read back from the device.
+
+    How: during ``fit`` the optimizer's ``apply`` is shadowed (and the train step traced once more) so that each
+    step also computes the gradient norm on the device. TensorFlow keeps it in a variable the step assigns; JAX
+    passes it to the host with ``jax.debug.callback`` only on logging steps. The weights of a logging step are
+    copied on the device at batch begin for the update ratio. Everything is undone when ``fit`` ends.
+
+    Args:
+        log_every: Measure every ``log_every`` optimizer steps (integer >= 1).
+
+    Example:
+        >>> monitor = OptimizerMonitor(log_every=100)
+        >>> # history = model.fit(x, y, callbacks=[monitor]); history.history["grad_norm"]
+    """
+
+    def __init__(self, log_every: int = 50) -> None:
+        super().__init__()
+        self.log_every = check.check_int("log_every", log_every, minimum=1)
+        self.last: dict[str, float] = {}
+        self._before: list | None = None
+        self._norm_variable = None
+        self._received: dict[int, float] = {}
+        self._target = None
+        self._previous_apply = None
+        self._rate = float("nan")
+
+    # ---- the shadowed apply ------------------------------------------------------------------------------
+
+    def _install(self, optimizer: keras.optimizers.Optimizer) -> None:
+        target = _gradient_target(optimizer)
+        original = target.apply
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            self._norm_variable = keras.Variable(0.0, dtype="float32", trainable=False, name="grad_norm")
+        log_every = self.log_every
+        monitor = self
+
+        def apply(grads: Any, trainable_variables: Any = None) -> Any:
+            norm = _global_norm([g for g in grads if g is not None])
+            if backend == "tensorflow":
+                monitor._norm_variable.assign(norm)
+            elif backend == "jax":
+                monitor._emit_jax(norm, target.iterations, log_every)
+            return original(grads, trainable_variables)
+
+        self._target = target
+        self._previous_apply = vars(target).get("apply")
+        target.apply = apply
+
+    def _emit_jax(self, norm: Any, iterations: Any, log_every: int) -> None:
+        # Only JAX needs a host callback: its step is a pure function, a variable assigned in it is lost.
+        import jax
+
+        def receive(value: Any, step: Any) -> None:
+            self._received[int(step)] = float(value)
+
+        step = ops.convert_to_tensor(iterations)
+        jax.lax.cond(
+            step % log_every == 0,
+            lambda: jax.debug.callback(receive, norm, step),
+            lambda: None,
+        )
+
+    def _uninstall(self) -> None:
+        if self._target is None:
+            return
+        if self._previous_apply is None:
+            vars(self._target).pop("apply", None)
+        else:
+            self._target.apply = self._previous_apply
+        self._target = None
+
+    # ---- callback ------------------------------------------------------------------------------------------
+
+    def _step(self) -> int:
+        return int(ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        model = self.model
+        self._install(compiled_optimizer(model, "OptimizerMonitor"))
+        self._received = {}
+        self.last = {}
+        retrace_train_step(model)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._uninstall()
+        retrace_train_step(self.model)
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        step = self._step()
+        if step % self.log_every:
+            self._before = None
+            return
+        self._before = [ops.copy(v.value) for v in self.model.trainable_variables]
+        self._rate = current_learning_rate(self.model.optimizer)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self._before is None or logs is None:
+            return
+        model = self.model
+        step = self._step() - 1
+        after = model.trainable_variables
+        update = _global_norm([a.value - b for a, b in zip(after, self._before, strict=True)])
+        weight = _global_norm(self._before)
+        values = {
+            "learning_rate": self._rate,
+            "update_ratio": float(ops.convert_to_numpy(update)) / max(float(ops.convert_to_numpy(weight)), 1e-30),
+        }
+        decay = getattr(model.optimizer, "weight_decay", None)
+        if decay is not None:
+            values["weight_decay"] = float(ops.convert_to_numpy(decay))
+        if keras.backend.backend() == "tensorflow":
+            values["grad_norm"] = float(ops.convert_to_numpy(self._norm_variable))
+        elif keras.backend.backend() == "jax":
+            import jax
+
+            jax.effects_barrier()
+            if step in self._received:
+                values["grad_norm"] = self._received.pop(step)
+        self.last = values
+        logs.update(values)
+        self._before = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs.update(self.last)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"log_every": self.log_every}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> OptimizerMonitor:
+        return cls(**config)
+
