@@ -122,6 +122,11 @@ class NaNGuard(keras.callbacks.Callback):
             print(f"NaNGuard: non-finite loss at batch {batch}; restored the last good state, learning rate now "
                   f"{rate:.6g} (retry {self._in_a_row} of {self.max_retries}).")
 
+    def on_train_end(self, logs: dict | None = None) -> None:
+        # Drop the device copies: they are a model's worth of memory, and keras-tuner deep-copies callbacks.
+        self._snapshot = None
+        self._metric_values = []
+
     def get_config(self) -> dict[str, Any]:
         return {"backoff": self.backoff, "max_retries": self.max_retries, "verbose": self.verbose}
 

@@ -97,6 +97,7 @@ class StochasticWeightAveraging(keras.callbacks.Callback):
             variable.assign(mean)
         if self.update_batchnorm_with is not None:
             update_batchnorm(model, self.update_batchnorm_with, batch_size=self.batch_size)
+        self._means = None
         if self.verbose:
             print(f"StochasticWeightAveraging: weights averaged over epochs {self.averaged_epochs}.")
 

@@ -190,10 +190,16 @@ def tune(
     else:
         engine = keras_tuner.GridSearch(max_trials=max_trials, **common)
 
+    callbacks = list(callbacks or [])
+    for callback in callbacks:
+        # keras-tuner deep-copies the callbacks for every trial; one that already served a `fit` still holds
+        # that model, which would be deep-copied with it.
+        if getattr(callback, "_model", None) is not None:
+            callback.set_model(None)
     fit_kwargs: dict[str, Any] = {
         "epochs": epochs,
         "validation_data": validation_data,
-        "callbacks": list(callbacks or []),
+        "callbacks": callbacks,
         "verbose": 1 if verbose >= 2 else 0,
     }
     if samples is not None:

@@ -194,6 +194,19 @@ def test_worker_never_overwrites_the_shared_directory(data, tmp_path, monkeypatc
     assert captured["overwrite"] is True
 
 
+def test_callbacks_that_already_trained_a_model_work_in_every_trial(data, tmp_path):
+    from keras_optkit.callbacks import NaNGuard, ReduceLROnPlateau
+
+    x, y, x_val, y_val = data
+    guard, plateau = NaNGuard(verbose=0), ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5)
+    used = build_mlp()
+    used.compile("sgd", LOSS)
+    used.fit(x[:64], y[:64], epochs=1, verbose=0, callbacks=[guard, plateau])
+    result = _search(data, tmp_path, max_trials=2, epochs=2, callbacks=[guard, plateau],
+                     search_space=SearchSpace(l2=None))
+    assert [row["status"] for row in result.table()] == ["COMPLETED", "COMPLETED"]
+
+
 @pytest.mark.tf_only  # the hparams plugin is imported on the TensorFlow backend only
 def test_trials_run_on_tensorflow_with_a_tensorboard_callback(data, tmp_path):
     result = _search(data, tmp_path, max_trials=1, epochs=1,
