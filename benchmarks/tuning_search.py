@@ -30,7 +30,6 @@ from keras_optkit.demo import load_digits_split
 from keras_optkit.tuner import SearchSpace, tune
 
 BATCH_SIZE = 32
-FINDER_STEPS = 100
 
 
 def build_model() -> keras.Model:
@@ -43,14 +42,16 @@ def build_model() -> keras.Model:
     )
 
 
-def search(data, seed: int, trials: int, epochs: int, narrowed: bool, rates: tuple[float, float]):
+def search(data, seed: int, trials: int, epochs: int, narrowed: bool, rates: tuple[float, float],
+           finder_steps: int = 100, span: float = 30.0):
     x, y, x_val, y_val = data
     with tempfile.TemporaryDirectory() as directory:
         result = tune(
             build_model, x, y, validation_data=(x_val, y_val), tuner="random", max_trials=trials,
             epochs=epochs, batch_size=BATCH_SIZE, objective="val_accuracy",
             loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-            search_space=SearchSpace(learning_rate=rates), narrow_lr_with_finder=narrowed, finder_steps=FINDER_STEPS,
+            search_space=SearchSpace(learning_rate=rates), narrow_lr_with_finder=narrowed, finder_steps=finder_steps,
+            finder_span=span,
             directory=directory, seed=seed,
         )
         order = sorted(result.table(), key=lambda row: int(row["trial_id"]))
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--tolerance", type=float, default=0.005)
     parser.add_argument("--range", default="1e-6,10", help="the blind learning-rate range low,high")
+    parser.add_argument("--finder-steps", type=int, default=100, help="steps of each range test")
+    parser.add_argument("--span", type=float, default=30.0, help="high / low of a narrowed range")
     args = parser.parse_args(argv)
 
     rates = tuple(float(v) for v in args.range.split(","))
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     steps_per_epoch = math.ceil(len(data[0]) / BATCH_SIZE)
     print(f"backend {keras.backend.backend()}, digits {len(data[0])} train / {len(data[2])} validation, "
           f"{args.trials} trials x {args.epochs} epochs, random search, learning rates {rates[0]:g}..{rates[1]:g}, "
-          f"tolerance {args.tolerance}")
+          f"finder {args.finder_steps} steps, span {args.span:g}, tolerance {args.tolerance}")
     print("| seed | blind best | narrowed best | blind epochs to blind best | narrowed epochs (incl. finder) |"
           " seconds blind / narrowed |")
     print("|---:|---:|---:|---:|---:|---:|")
@@ -91,10 +94,11 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         blind, _ = search(data, seed, args.trials, args.epochs, narrowed=False, rates=rates)
         middle = time.perf_counter()
-        narrowed, finder_runs = search(data, seed, args.trials, args.epochs, narrowed=True, rates=rates)
+        narrowed, finder_runs = search(data, seed, args.trials, args.epochs, narrowed=True, rates=rates,
+                                       finder_steps=args.finder_steps, span=args.span)
         end = time.perf_counter()
         target = max(blind) - args.tolerance
-        finder_epochs = finder_runs * FINDER_STEPS / steps_per_epoch
+        finder_epochs = finder_runs * args.finder_steps / steps_per_epoch
         blind_cost = epochs_to_reach(blind, target, args.epochs, 0.0)
         narrowed_cost = epochs_to_reach(narrowed, target, args.epochs, finder_epochs)
         blind_epochs.append(blind_cost)

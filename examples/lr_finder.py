@@ -1,5 +1,5 @@
-"""Runs the learning-rate range test on scikit-learn's digits, prints the suggested rates, trains with the "valley"
-rate and draws the test into docs/lr_finder.png.
+"""Runs the learning-rate range test on scikit-learn's digits, prints the suggested rates, trains
+with the "valley" rate and draws the test into docs/lr_finder.png.
 
     python examples/lr_finder.py [--out docs/lr_finder.png] [--epochs 5]
 """
@@ -17,24 +17,31 @@ from keras_optkit.demo import build_digits_model, load_digits_split  # noqa: E40
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", default="docs/lr_finder.png")
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
 
     x_train, y_train, x_val, y_val = load_digits_split(seed=0)
     model = build_digits_model(seed=0)
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    result = find_lr(model, x_train, y_train, batch_size=32, start_lr=1e-7, end_lr=10.0, num_steps=100)
-    print(result)
-    for name, rate in result.suggestions.items():
-        print(f"{name:>9}: {rate:.3g}")
+    model.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    result = find_lr(
+        model, x_train, y_train, batch_size=32, start_lr=1e-7, end_lr=10.0, num_steps=100
+    )
+    print(result.summary())
 
-    # The test left the model as it was: train it from scratch with the suggested rate.
+    # The test left the model exactly as it was: this trains it from its initial weights.
     model.optimizer.learning_rate = result.valley
     model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, verbose=0)
     accuracy = model.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"]
-    print(f"validation accuracy after {args.epochs} epochs at the valley rate {result.valley:.3g}: {accuracy:.4f}")
+    print(
+        f"validation accuracy after {args.epochs} epochs at the valley rate "
+        f"{result.valley:.3g}: {accuracy:.4f}"
+    )
 
     ax = result.plot()
     ax.set_title(f"Learning-rate range test, digits MLP ({keras.backend.backend()} backend)")

@@ -11,8 +11,8 @@ from typing import Any
 import keras
 from keras import ops
 
-_HOOKS = "_keras_optkit_step_hooks"
-_PREVIOUS = "_keras_optkit_previous_apply"
+STEP_HOOKS = "_keras_optkit_step_hooks"
+PREVIOUS_APPLY = "_keras_optkit_previous_apply"
 
 
 class _FrozenValueError(TypeError):
@@ -106,7 +106,7 @@ def attach_step_value(owner: keras.optimizers.Optimizer, name: str, value_fn: Ca
     attribute of ``owner``.
     """
     installed = vars(owner).get("apply")
-    hooks = getattr(installed, _HOOKS, None)
+    hooks = getattr(installed, STEP_HOOKS, None)
     if hooks is None:
         hooks = {}
         original = owner.apply
@@ -127,8 +127,8 @@ def attach_step_value(owner: keras.optimizers.Optimizer, name: str, value_fn: Ca
                 for hooked, value in held.items():
                     setattr(owner, hooked, value)
 
-        setattr(apply, _HOOKS, hooks)
-        setattr(apply, _PREVIOUS, installed)
+        setattr(apply, STEP_HOOKS, hooks)
+        setattr(apply, PREVIOUS_APPLY, installed)
         owner.apply = apply
     hooks[name] = value_fn
     return hooks
@@ -142,9 +142,9 @@ def detach_step_value(owner: keras.optimizers.Optimizer, hooks: dict, name: str,
 def _remove_hook(owner: keras.optimizers.Optimizer, hooks: dict, name: str) -> None:
     hooks.pop(name, None)
     installed = vars(owner).get("apply")
-    if hooks or getattr(installed, _HOOKS, None) is not hooks:
+    if hooks or getattr(installed, STEP_HOOKS, None) is not hooks:
         return
-    previous = getattr(installed, _PREVIOUS)
+    previous = getattr(installed, PREVIOUS_APPLY)
     if previous is None:
         del owner.apply
     else:

@@ -1,8 +1,10 @@
-"""The learning-rate range test: train briefly under exponentially growing rates, then put every variable back."""
+"""The learning-rate range test: train briefly under exponentially growing rates, then put every
+variable back."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import keras
@@ -39,19 +41,25 @@ def _check_sweep(
     smoothing = check.check_in_range("smoothing", smoothing, 0.0, 1.0)
     diverge_threshold = check.check_number("diverge_threshold", diverge_threshold)
     if diverge_threshold <= 1.0:
-        raise ValueError(f"`diverge_threshold` must be > 1. Received: diverge_threshold={diverge_threshold!r}")
+        raise ValueError(
+            f"`diverge_threshold` must be > 1. Received: diverge_threshold={diverge_threshold!r}"
+        )
     return start_lr, end_lr, num_steps, smoothing, diverge_threshold
 
 
 @keras.saving.register_keras_serializable(package="keras_optkit", name="LRFinderSweep")
 class _SweepSchedule(_Schedule):
-    """The sweep as a schedule of the optimizer's iteration count, while a schedule-driven optimizer is tested.
+    """The sweep as a schedule of the optimizer's iteration count, while a schedule-driven optimizer
+    is tested.
 
-    Computed inside the compiled step, so it needs no retrace per batch. ``first_iteration`` is the count when the
-    test began: the test's step ``i`` is iteration ``first_iteration + i``.
+    Computed inside the compiled step, so it needs no retrace per batch. ``first_iteration`` is the
+    count when the test began: the test's step ``i`` is iteration ``first_iteration + i``. It is
+    serializable so that a checkpoint written during the test (e.g. by ``ModelCheckpoint``) loads.
     """
 
-    def __init__(self, start_lr: float, end_lr: float, num_steps: int, first_iteration: int) -> None:
+    def __init__(
+        self, start_lr: float, end_lr: float, num_steps: int, first_iteration: int
+    ) -> None:
         self.start_lr = float(start_lr)
         self.end_lr = float(end_lr)
         self.num_steps = int(num_steps)
@@ -59,7 +67,8 @@ class _SweepSchedule(_Schedule):
 
     def __call__(self, step: Any) -> Any:
         test_step = ops.cast(step, "float32") - float(self.first_iteration)
-        progress = ops.clip(test_step, 0.0, float(self.num_steps - 1)) / float(self.num_steps - 1)
+        last = float(self.num_steps - 1)
+        progress = ops.clip(test_step, 0.0, last) / last
         return self.start_lr * ops.exp(progress * math.log(self.end_lr / self.start_lr))
 
     def get_config(self) -> dict[str, Any]:
@@ -77,38 +86,48 @@ class _SweepSchedule(_Schedule):
     example={"start_lr": 1e-6, "end_lr": 1.0, "num_steps": 50},
 )
 class LRFinder(keras.callbacks.Callback):
-    r"""The learning-rate range test: one short run under exponentially growing rates, then everything put back.
+    r"""The learning-rate range test: a short run under exponentially growing rates, then the
+    model put back exactly as it was.
 
     Step :math:`i = 0, \dots, N-1` (:math:`N` = ``num_steps``) trains one batch at
 
     .. math:: \eta_i = \eta_{start} \, (\eta_{end} / \eta_{start})^{i / (N - 1)}
 
-    and records the batch's loss :math:`\ell_i` and its smoothed value (an exponential moving average with bias
-    correction, :math:`\beta` = ``smoothing``):
+    and records the batch's loss :math:`\ell_i` and its smoothed value (an exponential moving
+    average with bias correction, :math:`\beta` = ``smoothing``):
 
-    .. math:: a_i = \beta a_{i-1} + (1 - \beta)\, \ell_i, \quad a_{-1} = 0, \qquad s_i = a_i / (1 - \beta^{i+1}).
+    .. math::
+        a_i = \beta a_{i-1} + (1 - \beta)\, \ell_i, \quad a_{-1} = 0,
+        \qquad s_i = a_i / (1 - \beta^{i+1}).
 
     The run stops after step :math:`N-1`, or as soon as :math:`s_i` is not finite or exceeds
-    ``diverge_threshold`` times the lowest :math:`s` so far. When training ends, the weights, the BatchNorm
-    statistics and the optimizer's whole state (slots, iteration count, learning rate) are written back bit for
-    bit, so the model is exactly as it was before the test. The measurements are in :attr:`result`
-    (:class:`LRFinderResult`, with the suggested rates).
+    ``diverge_threshold`` times the lowest :math:`s` so far. When training ends, the weights, the
+    BatchNorm statistics, the random-seed state and the optimizer's whole state (slots, iteration
+    count, learning rate) are written back bit for bit. The measurements and the suggested rates
+    are in :attr:`result` (:class:`LRFinderResult`).
 
-    How the rate is driven: a float rate (a variable) is assigned before each batch. A schedule (this package's
-    or Keras's) is swapped for the sweep written as a schedule of the optimizer's iteration count, counted from the
-    iteration the test started at; the train step is retraced, and retraced again once the original schedule
-    object is put back. Wrapping optimizers (``keras.optimizers.LossScaleOptimizer``,
-    :class:`keras_optkit.optimizers.Lookahead`) are driven through the optimizer they wrap.
+    How the rate is driven: a float rate (a variable) is assigned before each batch. A schedule
+    (this package's or Keras's) is swapped for the sweep written as a schedule of the optimizer's
+    iteration count, counted from the iteration the test started at, as a float cannot be set on
+    an optimizer built with a schedule; the train step is retraced, and retraced again once the
+    original schedule object is put back. Wrapping optimizers
+    (``keras.optimizers.LossScaleOptimizer``, :class:`keras_optkit.optimizers.Lookahead`) are
+    driven through the optimizer they wrap.
 
-    Batch losses are exact: the model's metrics are reset before each batch, so the running mean that Keras logs
-    after the batch is that batch's loss (differencing consecutive running means would lose float32 precision,
-    and needs batch sizes the callback does not see). Epoch-level logs of a run that uses this callback therefore
-    hold the last batch's values, which is harmless as the run is undone.
+    The recorded losses are the batches' own: the model's metrics are reset before each batch, so
+    the running mean Keras logs after it holds that batch only. Recovering a batch's loss from two
+    consecutive running means (:math:`n_i m_i - n_{i-1} m_{i-1}`, :math:`n` the samples seen)
+    loses float32 precision as the epoch goes on, and needs the batch sizes, which the callback
+    does not see. So the epoch-level logs of a run with this callback hold the last batch's values,
+    which is harmless as the run is undone.
 
-    Differences from fastai's ``lr_find`` and from PyTorch's ``torch-lr-finder``: the last step uses exactly
-    ``end_lr`` (fastai's exponential sweep stops one step short of it); the state is restored in memory rather
-    than through a saved file; ``torch-lr-finder`` smooths without bias correction and stops at 5 times the best
-    loss. Losses are assumed positive, as the divergence test compares ratios.
+    Give ``fit`` at least ``num_steps`` batches (:func:`find_lr` does): a run that ends before the
+    sweep does warns, and its result covers only the rates reached.
+
+    Differences from fastai's ``lr_find``: the last step uses exactly ``end_lr`` (fastai's sweep
+    stops one step short of it); the state is restored in memory rather than through a saved file.
+    ``torch-lr-finder`` smooths without bias correction and stops at 5 times the best loss. Losses
+    are assumed positive, as the divergence test compares ratios.
 
     Args:
         start_lr: Rate of the first step (> 0).
@@ -118,9 +137,10 @@ class LRFinder(keras.callbacks.Callback):
         diverge_threshold: Stop once the smoothed loss exceeds this multiple of its minimum (> 1).
 
     Raises:
-        TypeError: When training starts, if the learning rate is neither a float nor a ``LearningRateSchedule``.
-        ValueError: When training starts, if the model was compiled with ``steps_per_execution`` > 1 (the rate
-            must change between batches).
+        TypeError: When training starts, if the learning rate is neither a float nor a
+            ``LearningRateSchedule``.
+        ValueError: When training starts, if the model was compiled with ``steps_per_execution`` > 1
+            (the rate must change between batches).
 
     Example:
         >>> import keras, numpy as np
@@ -130,13 +150,14 @@ class LRFinder(keras.callbacks.Callback):
         >>> finder = LRFinder(start_lr=1e-4, end_lr=1.0, num_steps=10)
         >>> x, y = np.ones((80, 4), "float32"), np.zeros((80, 1), "float32")
         >>> _ = model.fit(x, y, batch_size=8, callbacks=[finder], verbose=0)
-        >>> len(finder.result.learning_rates), float(model.optimizer.learning_rate)
-        (10, 0.009999999776482582)
+        >>> len(finder.result.learning_rates), round(float(model.optimizer.learning_rate), 6)
+        (10, 0.01)
 
     References:
-        L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017, arXiv:1506.01186,
-        section 3.3 (the range test, there with a linear sweep); the exponential sweep, the smoothing and the
-        divergence stop follow fastai's ``lr_find`` (https://docs.fast.ai/callback.schedule.html).
+        L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        arXiv:1506.01186, section 3.3 (the range test, there with a linear sweep). The exponential
+        sweep, the smoothing and the divergence stop follow fastai's ``lr_find``
+        (https://docs.fast.ai/callback.schedule.html).
     """
 
     def __init__(
@@ -179,8 +200,9 @@ class LRFinder(keras.callbacks.Callback):
         optimizer = ensure_optimizer_built(model, type(self).__name__)
         if int(getattr(model, "steps_per_execution", 1) or 1) != 1:
             raise ValueError(
-                "LRFinder changes the learning rate between batches and needs a model compiled with "
-                f"steps_per_execution=1. Received: steps_per_execution={model.steps_per_execution!r}"
+                "LRFinder changes the learning rate between batches and needs a model compiled "
+                f"with steps_per_execution=1. Received: steps_per_execution="
+                f"{model.steps_per_execution!r}"
             )
         source = learning_rate_source(optimizer)
         if not isinstance(source, (keras.Variable, _Schedule)):
@@ -196,11 +218,13 @@ class LRFinder(keras.callbacks.Callback):
             owner = innermost_optimizer(optimizer)
             first_iteration = int(ops.convert_to_numpy(owner.iterations))
             self._original_schedule = source
-            owner.learning_rate = _SweepSchedule(self.start_lr, self.end_lr, self.num_steps, first_iteration)
+            owner.learning_rate = _SweepSchedule(
+                self.start_lr, self.end_lr, self.num_steps, first_iteration
+            )
             retrace_train_step(model)
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        # Going through `self.model` syncs the JAX state, so the trainer re-reads the variables set here.
+        # Through `self.model`: on JAX it syncs the state, so the trainer re-reads what is set here.
         model = self.model
         if self._original_schedule is None:
             set_learning_rate(model, self.learning_rate_at(self._step), type(self).__name__)
@@ -224,11 +248,19 @@ class LRFinder(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs: dict | None = None) -> None:
+        if self._snapshot is not None and not self._diverged and self._step < self.num_steps:
+            warnings.warn(
+                f"LRFinder: training ended after {self._step} of num_steps={self.num_steps} steps "
+                f"(rates up to {self.learning_rate_at(self._step - 1):.3g} of end_lr="
+                f"{self.end_lr:g}); give fit at least num_steps batches, as find_lr does.",
+                stacklevel=2,
+            )
         self.restore()
 
     def restore(self) -> None:
-        """Put the state saved when training began back, and collect :attr:`result` (once; later calls do
-        nothing). Called at the end of training; :func:`find_lr` also calls it when training raised."""
+        """Put back the state saved when training began and collect :attr:`result` (once; later
+        calls do nothing). Called when training ends; :func:`find_lr` also calls it when training
+        raised."""
         if self._snapshot is None:
             return
         model = self.model
@@ -238,7 +270,9 @@ class LRFinder(keras.callbacks.Callback):
             retrace_train_step(model)
         self._snapshot.restore(model)
         self._snapshot = None
-        self.result = LRFinderResult(self._rates, self._losses, self._smoothed, diverged=self._diverged)
+        self.result = LRFinderResult(
+            self._rates, self._losses, self._smoothed, diverged=self._diverged
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -266,22 +300,32 @@ def find_lr(
     diverge_threshold: float = 4.0,
     verbose: int = 0,
 ) -> LRFinderResult:
-    """Runs the learning-rate range test (:class:`LRFinder`) on a compiled model and returns its result.
+    """Runs the learning-rate range test (:class:`LRFinder`) on a compiled model and returns its
+    result.
 
-    Trains ``num_steps`` batches (fewer if the loss diverges), going through the data again as often as needed,
-    then restores the model and its optimizer exactly, even when training raised.
+    Trains ``num_steps`` batches (fewer if the loss diverges), going through the data again as
+    often as needed, then restores the model and its optimizer exactly, even when training raised.
 
     Args:
         model: A model compiled with an optimizer and a loss.
-        x: Input arrays (with ``y``), a ``tf.data.Dataset`` or a ``keras.utils.PyDataset`` yielding
-            ``(inputs, targets)``.
+        x: Input arrays (with ``y``), a ``tf.data.Dataset`` or a ``keras.utils.PyDataset``
+            yielding ``(inputs, targets)``.
         y: Targets, when ``x`` holds arrays; ``None`` otherwise.
         batch_size: Batch size for arrays (integer >= 1); datasets keep their own batching.
-        start_lr, end_lr, num_steps, smoothing, diverge_threshold: As in :class:`LRFinder`.
+        start_lr: As in :class:`LRFinder`.
+        end_lr: As in :class:`LRFinder`.
+        num_steps: As in :class:`LRFinder`.
+        smoothing: As in :class:`LRFinder`.
+        diverge_threshold: As in :class:`LRFinder`.
         verbose: Passed to ``fit`` (0: quiet).
 
     Returns:
         The :class:`LRFinderResult`.
+
+    Raises:
+        ValueError: For a model compiled without an optimizer, an invalid sweep, ``y`` missing for
+            arrays or given with a dataset.
+        TypeError: For ``x`` of an unsupported kind.
 
     Example:
         >>> import keras, numpy as np
@@ -306,12 +350,14 @@ def find_lr(
 
 
 def _fit_arguments(x: Any, y: Any, batch_size: int, num_steps: int) -> dict[str, Any]:
-    """``fit`` arguments that give at least ``num_steps`` batches (the callback stops the run at ``num_steps``)."""
+    """``fit`` arguments giving at least ``num_steps`` batches (the callback stops at
+    ``num_steps``)."""
     is_tf_dataset = type(x).__module__.startswith("tensorflow") and hasattr(x, "repeat")
     if is_tf_dataset or isinstance(x, keras.utils.PyDataset):
         if y is not None:
             raise ValueError(
-                f"`y` must be None when `x` is a dataset (it yields the targets). Received: y of type {type(y)}"
+                "`y` must be None when `x` is a dataset (it yields the targets). "
+                f"Received: y of type {type(y).__name__}"
             )
         if is_tf_dataset:
             # A dataset keeps its own order (fit would only warn that it cannot shuffle it).
@@ -328,7 +374,13 @@ def _fit_arguments(x: Any, y: Any, batch_size: int, num_steps: int) -> dict[str,
         )
     if y is None:
         raise ValueError("`y` is needed when `x` holds arrays. Received: y=None")
-    batches_per_epoch = math.ceil(int(leaves[0].shape[0]) / batch_size)
-    if batches_per_epoch < 1:
+    samples = int(leaves[0].shape[0])
+    if samples < 1:
         raise ValueError(f"`x` holds no samples. Received: x with shape {tuple(leaves[0].shape)}")
-    return {"x": x, "y": y, "batch_size": batch_size, "epochs": math.ceil(num_steps / batches_per_epoch)}
+    batches_per_epoch = math.ceil(samples / batch_size)
+    return {
+        "x": x,
+        "y": y,
+        "batch_size": batch_size,
+        "epochs": math.ceil(num_steps / batches_per_epoch),
+    }

@@ -14,17 +14,20 @@ _SUGGESTIONS = ("minimum", "steepest", "valley")
 class LRFinderResult:
     r"""What a learning-rate range test measured, and the rates it suggests.
 
-    Suggestions are read from the smoothed loss :math:`s_i` against the rate :math:`\eta_i`, in a window that, as
-    in fastai, leaves out the first tenth of the steps (the loss has barely moved) and the last five (the blow-up);
-    non-finite values in the window are ignored:
+    Suggestions are read from the smoothed loss :math:`s_i` against the rate :math:`\eta_i`, in a
+    window that, as in fastai, leaves out the first tenth of the steps (the loss has barely moved;
+    a tenth of the steps recorded here, of those requested in fastai) and the last five (the
+    blow-up). Non-finite values in the window are ignored:
 
     * ``minimum``: the rate at the lowest :math:`s_i`, divided by 10.
-    * ``steepest``: the rate where :math:`ds/d\log\eta` is most negative (central differences, ``np.gradient``;
-      fastai takes forward differences and reports the left point).
-    * ``valley``: fastai's "valley". The longest valley is the longest strictly decreasing subsequence of
-      :math:`s` (not necessarily contiguous; length :math:`L`, ending at index :math:`e`, the earliest end if
-      several are as long); the suggestion is the rate about halfway along it, at index
-      :math:`e - L + \lfloor L/3 \rfloor + \lfloor L/6 \rfloor` (fastai's choice, clamped at 0 here).
+    * ``steepest``: the rate where :math:`ds/d\log\eta` is most negative (central differences,
+      ``np.gradient``; fastai takes forward differences and reports the left point).
+    * ``valley``: fastai's "valley". The longest valley is the longest strictly decreasing
+      subsequence of :math:`s` (not necessarily contiguous; length :math:`L`, ending at index
+      :math:`e`, the earliest end if several are as long). The suggestion is the rate about
+      halfway along it, at index :math:`e - L + \lfloor L/3 \rfloor + \lfloor L/6 \rfloor`
+      (fastai's choice; clamped at 0 here, where fastai's index can reach -1 and wrap around to
+      the last rate).
 
     A suggestion is ``nan`` when fewer than two finite points are left in the window.
 
@@ -34,7 +37,8 @@ class LRFinderResult:
         smoothed_losses: The bias-corrected exponential moving average of ``losses``.
         diverged: Whether the test stopped because the smoothed loss diverged.
         skip_begin: Steps left out at the start (default: a tenth of the steps).
-        skip_end: Steps left out at the end (default: 5, fewer if fewer than two points would be left).
+        skip_end: Steps left out at the end (default: 5, fewer if fewer than two points would be
+            left).
 
     Example:
         >>> import numpy as np
@@ -45,8 +49,9 @@ class LRFinderResult:
         ['1e-03', '1e-04', '1e-05']
 
     References:
-        fastai, ``Learner.lr_find`` and its suggestion functions ``minimum``, ``steep`` and ``valley``
-        (https://docs.fast.ai/callback.schedule.html).
+        fastai, ``Learner.lr_find`` and its suggestion functions ``minimum``, ``steep`` and
+        ``valley`` (https://docs.fast.ai/callback.schedule.html); the valley rule was introduced in
+        fastai pull request 3377.
     """
 
     def __init__(
@@ -63,8 +68,9 @@ class LRFinderResult:
         self.smoothed_losses = np.asarray(smoothed_losses, dtype="float64").reshape(-1)
         if not len(self.learning_rates) == len(self.losses) == len(self.smoothed_losses):
             raise ValueError(
-                "`learning_rates`, `losses` and `smoothed_losses` must have the same length. Received lengths: "
-                f"{len(self.learning_rates)}, {len(self.losses)}, {len(self.smoothed_losses)}"
+                "`learning_rates`, `losses` and `smoothed_losses` must have the same length. "
+                f"Received lengths: {len(self.learning_rates)}, {len(self.losses)}, "
+                f"{len(self.smoothed_losses)}"
             )
         self.diverged = check.check_bool("diverged", diverged)
         count = len(self.learning_rates)
@@ -107,7 +113,8 @@ class LRFinderResult:
         }
 
     def plot(self, ax: Any = None, log: bool = True) -> Any:
-        """Plots the losses against the rates, marks the suggestions, and returns the matplotlib ``Axes``.
+        """Plots the losses against the rates, marks the suggestions, and returns the matplotlib
+        ``Axes``.
 
         See :func:`keras_optkit.viz.plot_lr_finder.plot_lr_finder`.
         """
@@ -115,13 +122,35 @@ class LRFinderResult:
 
         return plot_lr_finder(self, ax=ax, log=log)
 
+    def summary(self) -> str:
+        """A few lines for a log or a notebook: the range swept, how it ended, the lowest smoothed
+        loss and the suggested rates."""
+        steps = len(self.learning_rates)
+        if steps == 0:
+            return "Learning-rate range test: no steps recorded."
+        ending = "stopped: the smoothed loss diverged" if self.diverged else "completed"
+        lines = [
+            f"Learning-rate range test: {steps} steps, rates {self.learning_rates[0]:.3g} to "
+            f"{self.learning_rates[-1]:.3g}, {ending}."
+        ]
+        finite = np.isfinite(self.smoothed_losses)
+        if finite.any():
+            best = int(np.flatnonzero(finite)[np.argmin(self.smoothed_losses[finite])])
+            lines.append(
+                f"  lowest smoothed loss {self.smoothed_losses[best]:.4g} at rate "
+                f"{self.learning_rates[best]:.3g}"
+            )
+        lines += [f"  {name:>8}: {rate:.3g}" for name, rate in self.suggestions.items()]
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
         if len(self.learning_rates) == 0:
             return "LRFinderResult(steps=0)"
         suggested = ", ".join(f"{name}={rate:.3g}" for name, rate in self.suggestions.items())
         return (
-            f"LRFinderResult(steps={len(self.learning_rates)}, learning_rates=[{self.learning_rates[0]:.3g} .. "
-            f"{self.learning_rates[-1]:.3g}], diverged={self.diverged}, {suggested})"
+            f"LRFinderResult(steps={len(self.learning_rates)}, learning_rates="
+            f"[{self.learning_rates[0]:.3g} .. {self.learning_rates[-1]:.3g}], "
+            f"diverged={self.diverged}, {suggested})"
         )
 
 
@@ -134,4 +163,4 @@ def _valley_index(values: np.ndarray) -> int:
             lengths[index] = lengths[:index][higher].max() + 1
     end = int(np.argmax(lengths))
     length = int(lengths[end])
-    return max(0, end - length + length // 3 + int(length / 3 / 2))
+    return max(0, end - length + length // 3 + length // 6)

@@ -14,6 +14,7 @@ from keras_optkit.callbacks._control import (
     current_learning_rate,
     retrace_train_step,
 )
+from keras_optkit.callbacks._step_hooks import PREVIOUS_APPLY, STEP_HOOKS
 
 
 def _global_norm(tensors: list) -> Any:
@@ -48,7 +49,9 @@ class OptimizerMonitor(keras.callbacks.Callback):
 
     Every epoch's logs get the last measured values, so ``History``, ``CSVLogger`` and
     ``keras.callbacks.TensorBoard`` record them; put this callback before those in the list. On other steps
-    nothing is read back from the device.
+    nothing is read back from the device (the step counter is read once per epoch and batches are counted on
+    the host; after a :class:`NaNGuard` recovery rewinds the step counter, measurements resume on the right
+    steps at the next epoch).
 
     How: during ``fit`` the optimizer's ``apply`` is shadowed (and the train step traced once more) so that each
     step also computes the gradient norm on the device. TensorFlow keeps it in a variable the step assigns; JAX
@@ -73,6 +76,7 @@ class OptimizerMonitor(keras.callbacks.Callback):
         self._target = None
         self._previous_apply = None
         self._rate = float("nan")
+        self._step = 0
 
     # ---- the shadowed apply ------------------------------------------------------------------------------
 
@@ -114,16 +118,28 @@ class OptimizerMonitor(keras.callbacks.Callback):
     def _uninstall(self) -> None:
         if self._target is None:
             return
+        target = self._target
         if self._previous_apply is None:
-            vars(self._target).pop("apply", None)
+            vars(target).pop("apply", None)
         else:
-            self._target.apply = self._previous_apply
+            target.apply = self._previous_apply
+        # A HyperparameterScheduler that installed its wrapper below this one could not remove it while this one
+        # was on top; its table is empty by now: peel it off.
+        installed = vars(target).get("apply")
+        while installed is not None and getattr(installed, STEP_HOOKS, None) == {}:
+            previous = getattr(installed, PREVIOUS_APPLY)
+            if previous is None:
+                vars(target).pop("apply", None)
+            else:
+                target.apply = previous
+            installed = previous
         self._target = None
 
     # ---- callback ------------------------------------------------------------------------------------------
 
-    def _step(self) -> int:
-        return int(ops.convert_to_numpy(self.model.optimizer.iterations))
+    def _read_step(self) -> None:
+        # One read of the step counter per epoch; batches are counted on the host in between.
+        self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         model = self.model
@@ -131,24 +147,28 @@ class OptimizerMonitor(keras.callbacks.Callback):
         self._received = {}
         self.last = {}
         retrace_train_step(model)
+        self._read_step()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._read_step()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._uninstall()
         retrace_train_step(self.model)
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        step = self._step()
-        if step % self.log_every:
+        if self._step % self.log_every:
             self._before = None
             return
         self._before = [ops.copy(v.value) for v in self.model.trainable_variables]
         self._rate = current_learning_rate(self.model.optimizer)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = self._step
+        self._step += 1
         if self._before is None or logs is None:
             return
         model = self.model
-        step = self._step() - 1
         after = model.trainable_variables
         update = _global_norm([a.value - b for a, b in zip(after, self._before, strict=True)])
         weight = _global_norm(self._before)
@@ -166,7 +186,8 @@ class OptimizerMonitor(keras.callbacks.Callback):
 
             jax.effects_barrier()
             if step in self._received:
-                values["grad_norm"] = self._received.pop(step)
+                values["grad_norm"] = self._received[step]
+            self._received.clear()
         self.last = values
         logs.update(values)
         self._before = None

@@ -12,11 +12,13 @@ _MARKERS = {"minimum": "v", "steepest": "o", "valley": "*"}
 
 
 def plot_lr_finder(result: Any, ax: Any = None, log: bool = True) -> Any:
-    """Plots the loss and the smoothed loss of a range test against the learning rate, with the suggestions.
+    """Plots the loss and the smoothed loss of a range test against the learning rate, with the
+    suggestions.
 
-    The first line is the raw batch loss, the second the smoothed loss; each suggested rate is a marker on the
-    smoothed curve (interpolated in log-rate), labelled with its value. The loss axis spans the smoothed curve
-    and the lowest raw loss, so the blow-up at the end of a diverging run does not flatten the rest.
+    The first line is the raw batch loss, the second the smoothed loss; each suggested rate is a
+    marker on the smoothed curve (interpolated in log-rate), labelled with its value. The loss axis
+    spans the smoothed curve and the lowest raw loss, so the blow-up at the end of a diverging run
+    does not flatten the rest.
 
     Args:
         result: A :class:`keras_optkit.callbacks.LRFinderResult`.
@@ -46,9 +48,13 @@ def plot_lr_finder(result: Any, ax: Any = None, log: bool = True) -> Any:
         if not np.isfinite(rate) or finite.sum() < 1:
             continue
         height = np.interp(np.log(rate), np.log(rates[finite]), result.smoothed_losses[finite])
-        ax.scatter([rate], [height], marker=_MARKERS.get(name, "o"), s=70, zorder=3, label=f"{name}: {rate:.2e}")
+        ax.scatter(
+            [rate], [height], marker=_MARKERS.get(name, "o"), s=70, zorder=3,
+            label=f"{name}: {rate:.2e}",
+        )
     if finite.any():
-        # The last raw losses of a diverging run are orders of magnitude up: frame the smoothed curve instead.
+        # The last raw losses of a diverging run are orders of magnitude up: frame the smoothed
+        # curve instead.
         smoothed = result.smoothed_losses[finite]
         raw = result.losses[np.isfinite(result.losses)]
         low = min(smoothed.min(), raw.min() if raw.size else smoothed.min())

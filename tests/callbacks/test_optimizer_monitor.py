@@ -104,3 +104,19 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="log_every"):
         OptimizerMonitor(log_every=2.5)
     assert OptimizerMonitor.from_config(OptimizerMonitor(7).get_config()).log_every == 7
+
+
+@pytest.mark.parametrize("monitor_first", [False, True])
+def test_with_a_hyperparameter_scheduler_nothing_is_left_on_the_optimizer(monitor_first):
+    from keras_optkit.callbacks import HyperparameterScheduler
+
+    optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
+    model = _model(optimizer)
+    callbacks = [HyperparameterScheduler("momentum", LinearSchedule(0.9, 0.5, total_steps=6)),
+                 OptimizerMonitor(log_every=2)]
+    if monitor_first:
+        callbacks.reverse()
+    history = model.fit(X, Y, batch_size=8, epochs=1, verbose=0, callbacks=callbacks)
+    assert "grad_norm" in history.history
+    assert "apply" not in vars(optimizer)
+    assert optimizer.momentum == pytest.approx(0.9 - 0.4 * 5 / 6)  # the last step's value
