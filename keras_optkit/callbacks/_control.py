@@ -14,6 +14,7 @@ Three facts about Keras 3 shape everything here:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -59,14 +60,18 @@ def retrace_train_step(model: keras.Model) -> None:
     """
     if getattr(model, "train_function", None) is None:
         return
-    if keras.backend.backend() == "jax":
-        # jax.jit keys its trace cache on the wrapped function, and Keras wraps the same bound
-        # `model.train_step` again: while the previous jitted function is referenced anywhere, the new one
-        # would reuse the old trace, with the old Python values in it.
-        import jax
-
-        jax.clear_caches()
-    model.make_train_function(force=True)
+    if keras.backend.backend() != "jax":
+        model.make_train_function(force=True)
+        return
+    # jax.jit keys its trace cache on the function it wraps, and a bound method compares equal to every other
+    # bound method of the same object and function: wrapping `model.train_step` again would find the old
+    # trace, with the old Python values in it. A fresh `functools.partial` compares equal to nothing else, so
+    # it gets a trace of its own, and no other compiled function in the process is thrown away.
+    object.__setattr__(model, "train_step", functools.partial(type(model).train_step, model))
+    try:
+        model.make_train_function(force=True)
+    finally:
+        object.__delattr__(model, "train_step")
 
 
 def set_learning_rate(model: keras.Model, value: float, owner: str) -> None:
@@ -127,7 +132,9 @@ class StateSnapshot:
                 "model recompiled?); it cannot be restored."
             )
         for variable, value in zip(variables, self._values, strict=True):
-            variable.assign(value)
+            # A copy again: on JAX the next step donates the buffers it is handed, and the snapshot must
+            # survive to be restored a second time.
+            variable.assign(ops.copy(value))
 
     def numpy(self) -> list[np.ndarray]:
         """The snapshot as NumPy arrays, in the order of the model's then the optimizer's variables."""

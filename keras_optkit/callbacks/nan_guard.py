@@ -71,8 +71,12 @@ class NaNGuard(keras.callbacks.Callback):
 
     def _restore(self, model: keras.Model) -> None:
         self._snapshot.restore(model)
-        for variable, value in zip(model.metrics_variables, self._metric_values, strict=True):
-            variable.assign(value)
+        metrics = model.metrics_variables
+        # The metrics only keep the logged running loss finite; if a metric was built after the copy was
+        # taken, leave them to Keras's reset at the next epoch.
+        if len(metrics) == len(self._metric_values):
+            for variable, value in zip(metrics, self._metric_values, strict=True):
+                variable.assign(ops.copy(value))
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         model = self.model

@@ -435,7 +435,7 @@ def _digits_loss(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
 def test_fit_on_digits_lowers_the_loss(entry, digits, jit_compile):
     x, y = digits
     model = _digits_model()
-    # jit_compile=False: tf.function graphs without XLA on TensorFlow; fit is always jitted on JAX.
+    # jit_compile=False: tf.function graphs without XLA on TensorFlow; "auto" jits the step on JAX.
     model.compile(
         optimizer=entry.build(),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
