@@ -1,5 +1,7 @@
 """The `keras-optkit` command, the demo, and `plot_schedule`."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -47,20 +49,76 @@ def test_help_lists_the_commands(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    assert "demo" in out and "plot-schedule" in out and "list" in out
+    for command in ("demo", "list", "plot-schedule", "find-lr"):
+        assert command in out
+    with pytest.raises(SystemExit):
+        cli.main(["find-lr", "--help"])
+    assert "--csv" in capsys.readouterr().out
 
 
-def test_demo_trains_digits_and_writes_its_plot(tmp_path):
+def test_demo_runs_the_range_test_then_one_cycle_against_adam(tmp_path):
     from keras_optkit.demo import run_demo
 
     lines = []
-    result = run_demo(out=str(tmp_path), epochs=3, printer=lines.append)
+    result = run_demo(out=str(tmp_path), epochs=3, finder_steps=60, printer=lines.append)
     assert [row["epoch"] for row in result.rows] == [1, 2, 3]
-    assert result.final_val_accuracy > 0.85
-    assert result.rows[-1]["loss"] < result.rows[0]["loss"]
-    assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"
-    assert any("learning rate" in line for line in lines)
-    assert len([line for line in lines if line.strip()[:1].isdigit()]) == 3
+    # The suggestion comes from the range test (1e-7 .. 10) and is OneCycle's peak.
+    assert 1e-7 < result.suggested_learning_rate < 10
+    steps_per_epoch = -(-1437 // 32)
+    schedule = OneCycle(result.suggested_learning_rate, total_steps=3 * steps_per_epoch)
+    for row in result.rows:
+        assert row["learning_rate"] == pytest.approx(float(schedule(row["epoch"] * steps_per_epoch - 1)), rel=1e-5)
+        assert row["learning_rate"] <= result.suggested_learning_rate * (1 + 1e-6)
+    for run in ("one_cycle", "adam"):
+        assert result.rows[-1][f"{run}_loss"] < result.rows[0][f"{run}_loss"]
+        assert result.rows[-1][f"{run}_val_accuracy"] > 0.8
+    assert result.one_cycle_val_accuracy == result.rows[-1]["one_cycle_val_accuracy"]
+    for name in ("schedule.png", "lr_finder.png", "training_curves.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    assert "valley" in result.lr_finder_summary
+    table = [line for line in lines if re.match(r"^\s+\d+\s+\d\.\d\de[-+]\d\d\s", line)]
+    assert len(table) == 3 and any("OneCycle" in line and "Adam(1e-3)" in line for line in lines)
+
+
+def _write_csv(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "\n".join(",".join(f"{v:g}" for v in row) for row in rows) + "\n")
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_find_lr_command_on_a_csv_file(task, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 3))
+    target = (features[:, 0] > 0).astype(int) if task == "classification" else features @ [1.0, -2.0, 0.5]
+    csv_path = tmp_path / "data.csv"
+    _write_csv(csv_path, ["a", "b", "target", "c"], np.column_stack([features[:, :2], target, features[:, 2]]))
+    output = tmp_path / "finder.png"
+    argv = ["find-lr", "--csv", str(csv_path), "--label", "target", "--num-steps", "30", "-o", str(output)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"200 rows, 3 standardized features, {task}" in out
+    assert "valley" in out and output.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_find_lr_command_on_digits_with_a_package_optimizer(tmp_path, capsys):
+    argv = ["find-lr", "--optimizer", "RAdam", "--num-steps", "20", "-o", ""]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "digits: 1797 rows, 64 standardized features, classification" in out and "RAdam" in out
+
+
+@pytest.mark.parametrize("make_argv,message", [
+    (lambda d: ["find-lr", "--csv", str(d / "missing.csv"), "--label", "y"], "--csv: no such file"),
+    (lambda d: ["find-lr", "--csv", str(d / "data.csv"), "--label", "nope"], "--label: no column 'nope'"),
+    (lambda d: ["find-lr", "--csv", str(d / "data.csv")], "--csv needs --label"),
+    (lambda d: ["find-lr", "--label", "y"], "--label needs --csv"),
+    (lambda d: ["find-lr", "--csv", str(d / "text.csv"), "--label", "y"], "every value must be a number"),
+    (lambda d: ["find-lr", "--optimizer", "NoSuchOptimizer"], "--optimizer"),
+])
+def test_find_lr_command_reports_bad_input(make_argv, message, tmp_path, capsys):
+    _write_csv(tmp_path / "data.csv", ["x", "y"], [[1, 0], [2, 1]])
+    (tmp_path / "text.csv").write_text("x,y\n1,cat\n")
+    assert cli.main(make_argv(tmp_path)) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_plot_schedule_draws_the_values_with_labels():
