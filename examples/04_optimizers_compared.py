@@ -126,6 +126,13 @@ for name, loss, val_loss, val_accuracy, elapsed in rows:
 #
 # Training loss (log scale), validation loss and validation accuracy per epoch. Keras's Adam is the black
 # line.
+#
+# RAdam and Ranger trail here for a known reason, not a bug: RAdam multiplies its Adam step by the variance
+# rectifier r_t, which with beta_2 = 0.999 is 0.14 after the first epoch (45 steps), only 0.41 after 360
+# steps (the end of this run's 8 epochs), and 0.9 after about 3,000: a built-in warmup longer than this
+# whole run. Lookahead (alone, and inside Ranger) pulls the weights halfway back to its slow copy every 6
+# steps, which also slows the first epochs. Both do better with a larger rate or a longer run (example 06's
+# search picks RAdam at a rate of about 5e-2).
 
 # %%
 figure, axes = plt.subplots(1, 3, figsize=(15, 4.2))

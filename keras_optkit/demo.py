@@ -49,7 +49,11 @@ def load_digits_split(seed: int = 0, validation_fraction: float = 0.2) -> tuple[
 
 
 def build_digits_model(seed: int = 0) -> keras.Model:
-    """A small MLP for the 64-pixel digits."""
+    """A small MLP for the 64-pixel digits (128 ReLU units, softmax).
+
+    Seeds Keras's global random state with ``keras.utils.set_random_seed(seed)``, so every call with the same seed
+    gives the same initial weights (inside a keras-tuner search too: pass a different seed per trial to vary them).
+    """
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
         [
@@ -75,7 +79,11 @@ def run_demo(
     """Finds a learning rate with the range test, then trains OneCycle at it against Adam(1e-3).
 
     Both runs use Adam, the same MLP with the same initial weights and the same epochs; only the learning rate
-    differs: OneCycle peaking at the range test's ``valley`` suggestion, or the constant 1e-3 of Keras's default.
+    differs: OneCycle peaking at the range test's ``minimum`` suggestion (the rate of the lowest smoothed loss
+    divided by 10, the peak Smith's one-cycle policy and fastai take from the test), or the constant 1e-3 of
+    Keras's default. The ``valley`` suggestion is a rate to train at constantly; as the peak of a cycle that spends
+    most steps far below it, it trains too little (on digits, 5 seeds: 0.917-0.978 validation accuracy, against
+    0.975-0.992 with ``minimum``).
     Prints a side-by-side table as the epochs go and writes ``schedule.png``, ``lr_finder.png`` and
     ``training_curves.png`` into ``out`` (when matplotlib is installed).
 
@@ -104,7 +112,7 @@ def run_demo(
         one_cycle_model, x_train, y_train, batch_size=batch_size, num_steps=finder_steps, verbose=verbose
     )
     result.lr_finder_summary = finder.summary()
-    result.suggested_learning_rate = float(finder.valley)
+    result.suggested_learning_rate = float(finder.minimum)
     printer(result.lr_finder_summary)
 
     # The range test restored the weights and the optimizer: OneCycle starts from the same initial weights.

@@ -151,3 +151,30 @@ def test_schedule_values_accepts_foreign_schedules_and_rejects_negative_counts()
     np.testing.assert_allclose(schedule_values(decay, 8), [0.1] * 6 + [0.01] * 2, rtol=1e-7)
     with pytest.raises(ValueError, match="steps"):
         schedule_values(decay, -1)
+
+
+def test_schedule_values_of_a_keras_warmup_schedule_that_branches_on_its_step():
+    import keras
+
+    # Keras's warmup uses ops.cond, which takes a scalar step only.
+    decay = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=200, warmup_target=0.1, warmup_steps=50)
+    steps = np.arange(300)
+    expected = np.where(
+        steps < 50, 0.1 * steps / 50, 0.1 * 0.5 * (1 + np.cos(np.pi * np.minimum(steps - 50, 200) / 200))
+    )
+    np.testing.assert_allclose(schedule_values(decay, 300), expected, rtol=2e-5, atol=1e-9)
+
+
+def test_schedule_values_falls_back_when_a_vectorized_call_broadcasts_wrongly():
+    import keras
+    from keras import ops
+
+    class HalvingAtBoundaries(keras.optimizers.schedules.LearningRateSchedule):
+        # Written for a scalar step: given a vector, the sum runs over every step, and the result has the
+        # vector's shape with every value wrong.
+        def __call__(self, step):
+            step = ops.cast(ops.convert_to_tensor(step), "float32")
+            passed = ops.sum(ops.cast(step[..., None] >= ops.array([4.0, 8.0]), "float32"))
+            return 0.8 * 0.5 ** passed + 0.0 * step
+
+    np.testing.assert_allclose(schedule_values(HalvingAtBoundaries(), 12), [0.8] * 4 + [0.4] * 4 + [0.2] * 4)

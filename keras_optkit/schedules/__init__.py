@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -58,8 +59,9 @@ def schedule_values(schedule: Any, steps: int | Iterable[int]) -> np.ndarray:
         schedule: Any ``LearningRateSchedule`` (this package's, Keras's, or your own) or a constant.
         steps: A number of steps ``n`` (for steps ``0 .. n-1``) or an iterable of steps.
 
-    The package's schedules are evaluated in one vectorized call; other schedules, which may only accept a scalar
-    step, are evaluated step by step.
+    The package's schedules are evaluated in one vectorized call. Another schedule is tried the same way, and the
+    result is kept only if it has the right shape and agrees (to 1e-4) with step-by-step calls at the first, middle and last
+    step (a schedule written for a scalar step may broadcast wrongly); otherwise it is evaluated step by step.
     """
     if isinstance(steps, (int, np.integer)):
         if steps < 0:
@@ -68,11 +70,33 @@ def schedule_values(schedule: Any, steps: int | Iterable[int]) -> np.ndarray:
     steps = np.asarray(list(steps), dtype=np.int64)
     if not callable(schedule):
         return np.full(steps.shape, float(schedule))
-    if isinstance(schedule, tuple(entry.cls for entry in list_schedules())):
+
+    def one(step: int) -> float:
+        return float(ops.convert_to_numpy(schedule(int(step))))
+
+    ours = isinstance(schedule, tuple(entry.cls for entry in list_schedules()))
+    for vectorized in _vectorized_calls(schedule):
         try:
-            values = np.asarray(ops.convert_to_numpy(schedule(steps)), dtype=np.float64)
-        except (ValueError, TypeError):
-            values = None  # a nested foreign schedule branches on its step: fall back to one step at a time
-        if values is not None and values.shape == steps.shape:
+            values = np.asarray(ops.convert_to_numpy(vectorized(steps)), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - a failed vectorized call only means: try the next way
+            continue  # e.g. a foreign schedule that branches on its step with ops.cond
+        if values.shape != steps.shape:
+            continue
+        if ours or steps.size == 0:
             return values
-    return np.array([float(ops.convert_to_numpy(schedule(int(step)))) for step in steps], dtype=np.float64)
+        probes = sorted({0, steps.size // 2, steps.size - 1})
+        # float32 arithmetic compiled differently (fused, vectorized) differs in the last digits.
+        if all(np.isclose(values[i], one(steps[i]), rtol=1e-4, atol=0.0) for i in probes):
+            return values
+    return np.array([one(step) for step in steps], dtype=np.float64)
+
+
+def _vectorized_calls(schedule: Any) -> list:
+    """Ways to evaluate a schedule on a vector of steps, cheapest first: a direct call, then (on JAX) a compiled
+    ``vmap`` of the scalar call, which also handles schedules that branch with ``ops.cond`` (Keras's warmup)."""
+    calls = [schedule]
+    if keras.backend.backend() == "jax":
+        import jax
+
+        calls.append(lambda steps: jax.jit(jax.vmap(schedule))(steps))
+    return calls

@@ -55,7 +55,8 @@ def plot_schedule(
     if not labelled:
         raise ValueError("`schedule_or_list` must hold at least one schedule. Received: an empty collection")
     plt = _import_pyplot()
-    if ax is None:
+    created = ax is None
+    if created:
         figure, ax = plt.subplots(figsize=(7, 4))
     else:
         figure = ax.figure
@@ -68,5 +69,6 @@ def plot_schedule(
     ax.grid(True, alpha=0.3)
     if len(labelled) > 1 or labelled[0][0]:
         ax.legend(fontsize="small")
-    figure.tight_layout()
+    if created:  # a figure the caller made keeps the layout the caller chose
+        figure.tight_layout()
     return figure
