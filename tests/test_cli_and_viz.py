@@ -178,3 +178,29 @@ def test_schedule_values_falls_back_when_a_vectorized_call_broadcasts_wrongly():
             return 0.8 * 0.5 ** passed + 0.0 * step
 
     np.testing.assert_allclose(schedule_values(HalvingAtBoundaries(), 12), [0.8] * 4 + [0.4] * 4 + [0.2] * 4)
+
+
+def test_plot_tuning_result_draws_every_scored_trial_by_schedule_and_optimizer():
+    from types import SimpleNamespace
+
+    from keras_optkit.viz.plot_tuning import plot_tuning_result
+
+    rows = [
+        {"score": 0.9, "learning_rate": 1e-3, "l2": 0.0, "schedule": "constant", "optimizer": "adam"},
+        {"score": 0.95, "learning_rate": 3e-2, "l2": 1e-4, "schedule": "one_cycle", "optimizer": "sgd"},
+        {"score": 0.8, "learning_rate": 1e-1, "l2": 3e-3, "schedule": "constant", "optimizer": "sgd"},
+        {"score": None, "learning_rate": 5e-1, "l2": 0.0, "schedule": "constant", "optimizer": "adam"},  # failed
+    ]
+    result = SimpleNamespace(table=lambda: rows, objective=SimpleNamespace(name="val_accuracy"))
+    rate_axes, l2_axes = plot_tuning_result(result)
+    points = [collection.get_offsets()[0].tolist() for collection in rate_axes.collections]
+    assert points == [[1e-3, 0.9], [3e-2, 0.95], [1e-1, 0.8]]
+    # No L2 is drawn at a third of the smallest positive strength.
+    assert [c.get_offsets()[0][0] for c in l2_axes.collections] == pytest.approx([1e-4 / 3, 1e-4, 3e-3])
+    colours = [tuple(c.get_facecolor()[0]) for c in rate_axes.collections]
+    assert colours[0] == colours[2] != colours[1]  # colour = schedule
+    paths = [c.get_paths()[0].vertices.tolist() for c in rate_axes.collections]
+    assert paths[1] == paths[2] != paths[0]  # marker = optimizer
+    assert [t.get_text() for t in rate_axes.get_legend().get_texts()] == ["constant", "one_cycle"]
+    assert [t.get_text() for t in l2_axes.get_legend().get_texts()] == ["adam", "sgd"]
+    assert rate_axes.get_ylabel() == "val_accuracy"

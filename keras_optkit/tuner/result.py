@@ -162,7 +162,10 @@ class TuningResult:
         return f"TuningResult({len(self.tuner.oracle.trials)} trials, objective={self.objective.name!r})"
 
     def plot(self, axes: Any = None) -> Any:
-        """Objective vs learning rate and vs L2 strength, one colour per schedule family. Returns the axes."""
+        """Objective vs learning rate and vs L2 strength, one colour per schedule, one marker per optimizer.
+
+        Returns the two matplotlib axes.
+        """
         from keras_optkit.viz.plot_tuning import plot_tuning_result
 
         return plot_tuning_result(self, axes=axes)
