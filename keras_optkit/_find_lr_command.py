@@ -27,6 +27,9 @@ def load_csv(path: str, label: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
         table = np.array([[float(value) for value in row] for row in rows[1:] if row], dtype="float64")
     except ValueError as error:
         raise ValueError(f"--csv: every value must be a number ({error}). Received: {path!r}") from None
+    if not np.all(np.isfinite(table)):
+        rows_with_gaps = sorted({int(r) + 2 for r in np.nonzero(~np.isfinite(table))[0]})[:5]
+        raise ValueError(f"--csv: missing or non-finite values (nan, inf) on lines {rows_with_gaps}. Received: {path!r}")
     if table.shape[1] != len(header):
         raise ValueError(f"--csv: rows have {table.shape[1]} values but the header names {len(header)} columns")
     column = header.index(label)

@@ -113,10 +113,12 @@ def test_find_lr_command_on_digits_with_a_package_optimizer(tmp_path, capsys):
     (lambda d: ["find-lr", "--label", "y"], "--label needs --csv"),
     (lambda d: ["find-lr", "--csv", str(d / "text.csv"), "--label", "y"], "every value must be a number"),
     (lambda d: ["find-lr", "--optimizer", "NoSuchOptimizer"], "--optimizer"),
+    (lambda d: ["find-lr", "--csv", str(d / "gaps.csv"), "--label", "y"], "non-finite values (nan, inf) on lines [3]"),
 ])
 def test_find_lr_command_reports_bad_input(make_argv, message, tmp_path, capsys):
     _write_csv(tmp_path / "data.csv", ["x", "y"], [[1, 0], [2, 1]])
     (tmp_path / "text.csv").write_text("x,y\n1,cat\n")
+    (tmp_path / "gaps.csv").write_text("x,y\n1,0\nnan,1\n")
     assert cli.main(make_argv(tmp_path)) == 2
     assert message in capsys.readouterr().err
 
