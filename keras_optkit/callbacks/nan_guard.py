@@ -39,8 +39,9 @@ class NaNGuard(keras.callbacks.Callback):
     Cost: one device copy of the model and optimizer state per batch (memory: one more copy of the weights and
     slots), and reading the batch loss on the host, which Keras's progress bar does anyway.
 
-    TensorFlow Addons' ``TerminateOnNaN``-style callbacks (and Keras's ``TerminateOnNaN``) only stop; this one
-    recovers. Put it before callbacks that save or log, so they see the restored state.
+    Keras's ``TerminateOnNaN`` only stops; this one recovers. Put it before callbacks that save or log: they then
+    see the restored state, and the batch's logs rewritten to the restored running values (so a
+    ``TerminateOnNaN`` after it does not stop training on a batch the guard recovered from).
 
     Args:
         backoff: Multiplier of the learning rate at each recovery, in (0, 1).
@@ -108,6 +109,11 @@ class NaNGuard(keras.callbacks.Callback):
         self._restore(model)
         if kept is not None:
             source.assign(kept)
+        if logs is not None:
+            # Keras hands the same dict to the callbacks after this one (progress bar, CSVLogger,
+            # TerminateOnNaN, ...): they see the restored running values, not the bad batch's.
+            logs.update({name: float(ops.convert_to_numpy(value))
+                         for name, value in model.get_metrics_result().items()})
         self._in_a_row += 1
         if self._in_a_row > self.max_retries:
             self.stopped = True

@@ -91,6 +91,22 @@ def test_recovers_from_a_nan_batch_with_the_last_good_state(digits_split, jit_co
     assert all(np.all(np.isfinite(w)) for w in _numpy(model.weights))
 
 
+def test_callbacks_after_the_guard_see_the_restored_logs(digits_split):
+    x, y, _, _ = digits_split
+    model = _model(1e-3)
+    before, after = Recorder(), Recorder()
+    terminate = keras.callbacks.TerminateOnNaN()
+    history = model.fit(Batches(x, y, bad={3}), epochs=2, verbose=0,
+                        callbacks=[before, NaNGuard(verbose=0), terminate, after])
+    assert len(_bad_calls(before)) == 2  # the bad batch, once per epoch
+    # Everything after the guard saw finite values: TerminateOnNaN did not stop, both epochs ran in full.
+    assert len(after.losses) == 16 and all(math.isfinite(loss) for loss in after.losses)
+    assert not model.stop_training and len(history.history["loss"]) == 2
+    # The rewritten batch loss is the epoch's running loss of the last good batch.
+    for call in _bad_calls(before):
+        assert after.losses[call] == pytest.approx(before.losses[call - 1], rel=1e-6)
+
+
 def test_schedule_learning_rate_is_scaled(digits_split):
     x, y, _, _ = digits_split
     schedule = WarmupCosineDecay(1e-3, total_steps=32, warmup_steps=4)
