@@ -38,6 +38,14 @@ QUICK = os.environ.get("KERAS_OPTKIT_QUICK") == "1"
 OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "."))
 OUT.mkdir(parents=True, exist_ok=True)
 keras.utils.set_random_seed(0)
+
+
+def save_and_show(figure, name):
+    figure.tight_layout()
+    path = OUT / name
+    figure.savefig(path, dpi=110)
+    print(f"Wrote {path}")
+    plt.show()
 # Evaluating a schedule costs microseconds per step; quick mode only draws fewer of them.
 TOTAL_STEPS = 400 if QUICK else 1000
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend; quick mode: {QUICK}")
@@ -74,11 +82,7 @@ for axis, entry in zip(axes.flat, entries, strict=False):
     axis.yaxis.label.set_size(7)
 for axis in axes.flat[len(entries):]:
     axis.axis("off")
-figure.tight_layout()
-path = OUT / "schedules.png"
-figure.savefig(path, dpi=110)
-print(f"Wrote {path}")
-plt.show()
+save_and_show(figure, "schedules.png")
 
 # %% [markdown]
 # ## Warmup in front of any schedule, Keras's own included
@@ -103,12 +107,11 @@ keras_own = keras.optimizers.schedules.CosineDecay(
     1e-3, decay_steps=TOTAL_STEPS - warmup_steps, warmup_target=0.1, warmup_steps=warmup_steps
 )
 linear_warmup = next(iter(warmups.values()))
-# Keras's CosineDecay branches on its step with `ops.cond`, so it is evaluated one step at a time (slow on
-# JAX): compare at a few steps around the end of the warmup and along the decay.
-check_steps = [0, warmup_steps // 2, warmup_steps - 1, warmup_steps, warmup_steps + 1, TOTAL_STEPS // 2,
-               TOTAL_STEPS - 1]
+# Compared at every step (schedule_values evaluates Keras's step-branching CosineDecay through a compiled vmap
+# on JAX, so this is quick on both backends).
+check_steps = np.arange(TOTAL_STEPS)
 difference = np.abs(schedule_values(linear_warmup, check_steps) - schedule_values(keras_own, check_steps))
-print(f"linear Warmup vs CosineDecay(warmup_target=...) at steps {check_steps}: "
+print(f"linear Warmup vs CosineDecay(warmup_target=...) over {TOTAL_STEPS} steps: "
       f"largest difference {difference.max():.2e}")
 
 figure, (full_axis, zoom_axis) = plt.subplots(1, 2, figsize=(13, 4))
@@ -118,11 +121,7 @@ plot_schedule(warmups, 2 * warmup_steps, ax=zoom_axis, log=True)
 zoom_axis.axvline(warmup_steps, color="0.6", linestyle=":", label="end of warmup")
 zoom_axis.set_title(f"The first {2 * warmup_steps} steps, log scale")
 zoom_axis.legend(fontsize="small")
-figure.tight_layout()
-path = OUT / "warmup.png"
-figure.savefig(path, dpi=110)
-print(f"Wrote {path}")
-plt.show()
+save_and_show(figure, "warmup.png")
 
 # %% [markdown]
 # ## Joining schedules with `SequentialSchedule`
@@ -157,11 +156,7 @@ wsd_axis.set_title("Warmup-stable-decay from three pieces")
 plot_schedule({"SequentialSchedule([OneCycle, OneCycle])": two_cycles}, TOTAL_STEPS, ax=cycles_axis)
 cycles_axis.axvline(half, color="0.6", linestyle=":")
 cycles_axis.set_title("Two one-cycle stages, the second at half the peak")
-figure.tight_layout()
-path = OUT / "sequential.png"
-figure.savefig(path, dpi=110)
-print(f"Wrote {path}")
-plt.show()
+save_and_show(figure, "sequential.png")
 
 # %% [markdown]
 # ## Joined schedules are still schedules
