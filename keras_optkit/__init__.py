@@ -2,8 +2,12 @@
 
 __version__ = "0.1.0"
 
-from keras_optkit import callbacks, optimizers, regularizers, schedules, tuner, viz
-from keras_optkit._registry import RegistryEntry, get_entry, list_entries
+from keras_optkit._backend_check import check_backend_installed
+
+check_backend_installed()
+
+from keras_optkit import callbacks, optimizers, regularizers, schedules, tuner, viz  # noqa: E402
+from keras_optkit._registry import RegistryEntry, get_entry, list_entries  # noqa: E402
 
 __all__ = [
     "__version__",

@@ -1,17 +1,26 @@
 """Suite-wide pytest hooks and fixtures."""
 
+import os
+
 import keras
 import pytest
 
 
 def pytest_collection_modifyitems(config, items):
     backend = keras.backend.backend()
-    if backend == "tensorflow":
-        return
+    # The example scripts and notebooks are the slowest group and exercise nothing backend-specific that the rest
+    # of the suite does not: CI runs them on one backend.
+    examples_backend = os.environ.get("KERAS_OPTKIT_EXAMPLES_BACKEND", "tensorflow")
+    skip_examples = pytest.mark.skip(
+        reason=f"the examples and notebooks run on the {examples_backend} backend only, to keep CI short "
+        f"(KERAS_OPTKIT_EXAMPLES_BACKEND=all runs them on every backend); running on {backend}"
+    )
     skip_tf_only = pytest.mark.skip(reason=f"needs the TensorFlow backend; running on {backend}")
     for item in items:
-        if "tf_only" in item.keywords:
+        if "tf_only" in item.keywords and backend != "tensorflow":
             item.add_marker(skip_tf_only)
+        if "examples_backend" in item.keywords and examples_backend not in ("all", backend):
+            item.add_marker(skip_examples)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,11 +70,11 @@ def test_split_cells_reads_the_percent_format():
 
 def _quick_environment(out: Path) -> dict:
     environment = dict(os.environ, KERAS_OPTKIT_QUICK="1", KERAS_OPTKIT_OUT=str(out))
-    environment.setdefault("KERAS_BACKEND", "tensorflow")
+    environment.setdefault("KERAS_BACKEND", keras.backend.backend())
     return environment
 
 
-@pytest.mark.tf_only
+@pytest.mark.examples_backend
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS, ids=[path.stem for path in SCRIPTS])
 def test_example_script_runs(script, tmp_path):
@@ -91,7 +92,7 @@ def test_example_script_runs(script, tmp_path):
     print(f"{script.name}: {seconds:.1f} s (quick mode), wrote {', '.join(written)}")
 
 
-@pytest.mark.tf_only
+@pytest.mark.examples_backend
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook_path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(notebook_path, tmp_path, monkeypatch):

@@ -24,10 +24,14 @@ class _FrozenValueError(TypeError):
 class _StepValue:
     """Stands in for an optimizer's float attribute while one training step runs (or is traced).
 
-    Arithmetic and Keras ops see the scheduled tensor (``__tf_tensor__`` and ``__jax_array__`` are the conversion
-    protocols Keras's own variables use). Comparisons with numbers and ``bool()`` decide the *structure* of the
-    step (SGD keeps momentum slots only when ``momentum != 0``), so they see the float the optimizer holds.
-    Conversion to a Python number would freeze one value into the compiled step: it is refused.
+    Arithmetic and Keras ops see the scheduled tensor: ``__tf_tensor__`` and ``__jax_array__`` are the conversion
+    protocols Keras's own variables use; on PyTorch, ``__torch_function__`` hands the tensor to torch functions
+    (Keras's torch optimizers call ``torch._foreach_mul_(buffers, self.momentum)``), and ``keras.ops``, which
+    converts foreign objects through NumPy there, gets the value through ``__array__`` (a device-to-host copy).
+    Comparisons with numbers and ``bool()`` decide the *structure* of the step (SGD keeps momentum slots only
+    when ``momentum != 0``), so they see the float the optimizer holds. Conversion to a Python number would freeze
+    one value into a compiled TensorFlow or JAX step: it is refused on every backend, so that an optimizer that
+    can be scheduled per step on one backend can be on all three.
     """
 
     __array_ufunc__ = None  # NumPy scalars then defer to the reflected operators below
@@ -46,6 +50,18 @@ class _StepValue:
     def __jax_array__(self) -> Any:
         return self.tensor
 
+    @classmethod
+    def __torch_function__(cls, func: Callable, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        return func(*_unwrap(args), **_unwrap(kwargs or {}))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        # Only PyTorch's `convert_to_tensor` goes through NumPy, and its steps are never frozen (eager, or
+        # torch.compile, which guards on the values it reads); in a TensorFlow or JAX step it would freeze one value.
+        if keras.backend.backend() != "torch":
+            self._refuse()
+        value = ops.convert_to_numpy(self.tensor)
+        return value if dtype is None else value.astype(dtype)
+
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise _FrozenValueError(
             self.name,
@@ -55,7 +71,7 @@ class _StepValue:
             "the value changes).",
         )
 
-    __float__ = __int__ = __index__ = __array__ = _refuse
+    __float__ = __int__ = __index__ = _refuse
 
     def __bool__(self) -> bool:
         return bool(self.static_value)
@@ -67,6 +83,16 @@ class _StepValue:
         return f"<{self.name} of {self.owner}, scheduled per step>"
 
     __hash__ = object.__hash__
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, _StepValue):
+        return value.tensor
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unwrap(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _unwrap(item) for key, item in value.items()}
+    return value
 
 
 def _arithmetic(op: Callable[[Any, Any], Any]) -> tuple[Callable, Callable]:

@@ -54,9 +54,9 @@ class OptimizerMonitor(keras.callbacks.Callback):
     steps at the next epoch).
 
     How: during ``fit`` the optimizer's ``apply`` is shadowed (and the train step traced once more) so that each
-    step also computes the gradient norm on the device. TensorFlow keeps it in a variable the step assigns; JAX
-    passes it to the host with ``jax.debug.callback`` only on logging steps. The weights of a logging step are
-    copied on the device at batch begin for the update ratio. Everything is undone when ``fit`` ends.
+    step also computes the gradient norm on the device. TensorFlow and PyTorch keep it in a variable the step
+    assigns; JAX passes it to the host with ``jax.debug.callback`` only on logging steps. The weights of a logging
+    step are copied on the device at batch begin for the update ratio. Everything is undone when ``fit`` ends.
 
     Args:
         log_every: Measure every ``log_every`` optimizer steps (integer >= 1).
@@ -84,17 +84,17 @@ class OptimizerMonitor(keras.callbacks.Callback):
         target = _gradient_target(optimizer)
         original = target.apply
         backend = keras.backend.backend()
-        if backend == "tensorflow":
+        if backend != "jax":
             self._norm_variable = keras.Variable(0.0, dtype="float32", trainable=False, name="grad_norm")
         log_every = self.log_every
         monitor = self
 
         def apply(grads: Any, trainable_variables: Any = None) -> Any:
             norm = _global_norm([g for g in grads if g is not None])
-            if backend == "tensorflow":
-                monitor._norm_variable.assign(norm)
-            elif backend == "jax":
+            if backend == "jax":
                 monitor._emit_jax(norm, target.iterations, log_every)
+            else:
+                monitor._norm_variable.assign(norm)
             return original(grads, trainable_variables)
 
         self._target = target
@@ -179,15 +179,15 @@ class OptimizerMonitor(keras.callbacks.Callback):
         decay = getattr(model.optimizer, "weight_decay", None)
         if decay is not None:
             values["weight_decay"] = float(ops.convert_to_numpy(decay))
-        if keras.backend.backend() == "tensorflow":
-            values["grad_norm"] = float(ops.convert_to_numpy(self._norm_variable))
-        elif keras.backend.backend() == "jax":
+        if keras.backend.backend() == "jax":
             import jax
 
             jax.effects_barrier()
             if step in self._received:
                 values["grad_norm"] = self._received[step]
             self._received.clear()
+        else:
+            values["grad_norm"] = float(ops.convert_to_numpy(self._norm_variable))
         self.last = values
         logs.update(values)
         self._before = None

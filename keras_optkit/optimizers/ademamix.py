@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
@@ -10,6 +9,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers import _numerics as numerics
 from keras_optkit.optimizers._numerics import one_minus_power
 
 
@@ -188,8 +188,8 @@ class AdEMAMix(keras.optimizers.Optimizer):
         if self.beta_3_warmup_steps is None:
             return ops.convert_to_tensor(self.beta_3, "float32")
         # 1 / ln(beta) is proportional to the half-life; a beta of 0 (half-life 0) contributes 0.
-        inverse_log_start = 1.0 / math.log(self.beta_1) if self.beta_1 > 0.0 else 0.0
-        inverse_log_end = 1.0 / math.log(self.beta_3) if self.beta_3 > 0.0 else 0.0
+        inverse_log_start = 1.0 / numerics.log(self.beta_1) if self.beta_1 > 0.0 else 0.0
+        inverse_log_end = 1.0 / numerics.log(self.beta_3) if self.beta_3 > 0.0 else 0.0
         fraction = ops.minimum(ops.cast(step, "float32") / self.beta_3_warmup_steps, 1.0)
         inverse_log = (1.0 - fraction) * inverse_log_start + fraction * inverse_log_end
         has_memory = ops.less(inverse_log, 0.0)

@@ -10,6 +10,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers import _numerics as numerics
 from keras_optkit.optimizers._numerics import one_minus_power
 
 
@@ -205,7 +206,9 @@ class Prodigy(keras.optimizers.Optimizer):
     def _backend_update_step(
         self, grads: list, trainable_variables: list, learning_rate: Any
     ) -> None:
-        beta_3 = math.sqrt(self.beta_2) if self.beta_3 is None else self.beta_3
+        # As tensors: a per-step schedule may have made them tensors, which `ops.where` does not convert on JAX.
+        beta_1, beta_2 = numerics.as_float32(self.beta_1), numerics.as_float32(self.beta_2)
+        beta_3 = numerics.as_float32(numerics.sqrt(self.beta_2) if self.beta_3 is None else self.beta_3)
         lr = ops.cast(learning_rate, "float32")
         d = ops.convert_to_tensor(self._d)
         d_max = ops.convert_to_tensor(self._d_max)
@@ -257,10 +260,10 @@ class Prodigy(keras.optimizers.Optimizer):
         # built before d is assigned: on TensorFlow `d` reads the variable itself, so later ops would see new d.
         scalars = [
             ops.where(progress, d_lr, 0.0),  # step size lambda_k (0: skipped step)
-            ops.where(active, self.beta_1, 1.0),  # momentum decay
-            ops.where(active, d * (1.0 - self.beta_1), 0.0),  # momentum rate of g (old d)
-            ops.where(active, self.beta_2, 1.0),  # second-moment decay
-            ops.where(active, d * d * (1.0 - self.beta_2), 0.0),  # second-moment rate of g^2
+            ops.where(active, beta_1, 1.0),  # momentum decay
+            ops.where(active, d * (1.0 - beta_1), 0.0),  # momentum rate of g (old d)
+            ops.where(active, beta_2, 1.0),  # second-moment decay
+            ops.where(active, d * d * (1.0 - beta_2), 0.0),  # second-moment rate of g^2
             new_d * self.epsilon,  # epsilon of the denominator (new d)
         ]
         step_scalars = ops.stack([ops.cast(scalar, "float32") for scalar in scalars])

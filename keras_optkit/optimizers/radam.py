@@ -10,6 +10,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers import _numerics as numerics
 from keras_optkit.optimizers._numerics import one_minus_power, rectifier
 
 
@@ -191,8 +192,8 @@ class RAdam(keras.optimizers.Optimizer):
             self.assign(v_max, new_v)
 
         sgd_update = ops.multiply(new_m, ops.cast(momentum_step, dtype))
-        rho_inf = 2.0 / (1.0 - self.beta_2) - 1.0
-        if rho_inf <= self.sma_threshold:
+        # A per-step scheduled beta_2 (a tensor) always takes the rectifier's path, which also handles this case.
+        if numerics.is_number(self.beta_2) and 2.0 / (1.0 - self.beta_2) - 1.0 <= self.sma_threshold:
             # rho_t < rho_inf for every t: the rectified step can never switch on.
             self.assign_sub(variable, sgd_update)
             return

@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from keras_optkit.callbacks import HyperparameterScheduler
-from keras_optkit.optimizers import Lookahead, RAdam
+from keras_optkit.optimizers import Lookahead
 from keras_optkit.schedules import LinearSchedule, OneCycle, schedule_values
 from tests._models import small_digits_model
 
@@ -380,20 +380,31 @@ def test_errors_found_when_training_starts():
         callback.on_train_begin()
 
 
+class PythonNumberSGD(keras.optimizers.SGD):
+    """An SGD whose update turns ``momentum`` into a Python number (as third-party optimizers may)."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        momentum = float(self.momentum)
+        velocity = self.momentums[self._get_variable_index(variable)]
+        self.assign(velocity, momentum * velocity - ops.cast(learning_rate, variable.dtype) * gradient)
+        self.assign_add(variable, velocity)
+
+
 def test_optimizer_that_needs_a_python_number_is_refused_per_step():
-    optimizer = RAdam(0.01)
+    # The same refusal on every backend (an eager PyTorch step could take the number, a compiled one could not).
+    optimizer = PythonNumberSGD(0.01, momentum=0.9)
     model = linear_model(optimizer)
     with pytest.raises(TypeError, match="frequency='epoch'"):
         model.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0,
-                  callbacks=[HyperparameterScheduler("beta_1", lambda step: 0.9 + 0.0 * step)])
-    assert "apply" not in vars(optimizer) and optimizer.beta_1 == 0.9  # nothing left behind
+                  callbacks=[HyperparameterScheduler("momentum", lambda step: 0.9 + 0.0 * step)])
+    assert "apply" not in vars(optimizer) and optimizer.momentum == 0.9  # nothing left behind
     # Per epoch it works: the float is set between epochs. (A fresh model: Keras cannot train a model again
     # after an exception in its first train step.)
-    optimizer = RAdam(0.01)
+    optimizer = PythonNumberSGD(0.01, momentum=0.9)
     model = linear_model(optimizer)
     model.fit(X, Y, batch_size=BATCH, epochs=2, verbose=0,
-              callbacks=[HyperparameterScheduler("beta_1", lambda epoch: 0.8 + 0.1 * epoch, frequency="epoch")])
-    assert optimizer.beta_1 == pytest.approx(0.9)
+              callbacks=[HyperparameterScheduler("momentum", lambda epoch: 0.8 + 0.1 * epoch, frequency="epoch")])
+    assert optimizer.momentum == pytest.approx(0.9)
 
 
 def test_verbose_prints_the_value_of_each_epoch(capsys):
@@ -403,3 +414,66 @@ def test_verbose_prints_the_value_of_each_epoch(capsys):
     out = capsys.readouterr().out
     assert "Epoch 1: HyperparameterScheduler setting momentum to 0.9." in out
     assert "Epoch 2: HyperparameterScheduler setting momentum to 0.5." in out
+
+
+def _beta_owner(optimizer):
+    """The optimizer (the given one or one it wraps) holding float ``beta_1`` and ``beta_2``, or None."""
+    while optimizer is not None:
+        if isinstance(getattr(optimizer, "beta_1", None), float) and isinstance(
+            getattr(optimizer, "beta_2", None), float
+        ):
+            return optimizer
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    return None
+
+
+def _adam_family():
+    from keras_optkit import list_entries
+
+    names = [entry.name for entry in list_entries("optimizer") if _beta_owner(entry.build()) is not None]
+    return ["keras.Adam", *names]
+
+
+def _build_adam_family(name):
+    from keras_optkit import get_entry
+
+    if name == "keras.Adam":
+        return keras.optimizers.Adam(0.05)
+    return get_entry("optimizer", name).build()
+
+
+@pytest.mark.parametrize("name", _adam_family())
+def test_per_step_betas_equal_a_float_set_before_each_step(name):
+    """Both betas scheduled per step (tensors in the compiled step) give the weights of a run that sets each
+    step's value as a plain float before that step (one `fit` per step, retraced): on every backend, for every
+    optimizer of the Adam family."""
+    steps = N // BATCH
+    first = _beta_owner(_build_adam_family(name))
+    beta_1 = [first.beta_1 * (1.0 - 0.1 * t / steps) for t in range(steps)]
+    beta_2 = [first.beta_2 - 0.002 * t / steps for t in range(steps)]
+
+    def table(values):
+        return lambda step: ops.take(ops.convert_to_tensor(values, "float32"), ops.cast(step, "int32"))
+
+    model = linear_model(_build_adam_family(name))
+    scheduled = fit(model, epochs=1, callbacks=[
+        HyperparameterScheduler("beta_1", table(beta_1)), HyperparameterScheduler("beta_2", table(beta_2)),
+    ])
+
+    model = linear_model(_build_adam_family(name))
+    reference = []
+    for t in range(steps):
+        callbacks = [
+            HyperparameterScheduler("beta_1", lambda epoch: beta_1[epoch], frequency="epoch"),
+            HyperparameterScheduler("beta_2", lambda epoch: beta_2[epoch], frequency="epoch"),
+        ]
+        batch = slice(t * BATCH, (t + 1) * BATCH)
+        trajectory = Trajectory()
+        model.fit(X[batch], Y[batch], batch_size=BATCH, epochs=t + 1, initial_epoch=t, shuffle=False,
+                  verbose=0, callbacks=[*callbacks, trajectory])
+        reference += trajectory.weights
+    assert _beta_owner(model.optimizer).beta_1 == pytest.approx(beta_1[-1])
+    for step, (got, want) in enumerate(zip(scheduled, reference, strict=True)):
+        for a, e in zip(got, want, strict=True):
+            # float32 logarithms of the scheduled betas against float64 ones of the floats: ~1e-5 relative
+            np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-6, err_msg=f"{name} after step {step}")

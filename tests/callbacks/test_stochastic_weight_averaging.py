@@ -83,7 +83,7 @@ def test_batchnorm_statistics_are_re_estimated_as_the_mean_of_batch_statistics(d
     hidden = keras.Model(model.inputs, model.get_layer("hidden").output)
     means, variances = [], []
     for start in range(0, 200, batch_size):
-        activations = np.asarray(hidden(data[start:start + batch_size]), dtype=np.float64)
+        activations = ops.convert_to_numpy(hidden(data[start:start + batch_size])).astype(np.float64)
         means.append(activations.mean(axis=0))
         variances.append(activations.var(axis=0))  # biased, as Keras's BatchNormalization
     norm = model.get_layer("norm")

@@ -1,4 +1,4 @@
-"""The step-by-step driver shared by the per-optimizer reference tests."""
+"""The step-by-step driver shared by the per-optimizer reference tests, and a backend-proof class check."""
 
 import keras
 import numpy as np
@@ -27,3 +27,10 @@ def run_apply(optimizer, initial, grads, dtype="float32"):
         for trajectory, variable in zip(trajectories, variables, strict=True):
             trajectory.append(ops.convert_to_numpy(variable).astype(np.float64))
     return trajectories
+
+
+def is_exactly(obj, cls) -> bool:
+    """``type(obj) is cls``, allowing for the backend subclass Keras swaps in: on PyTorch ``keras.optimizers.Adam()``
+    is a ``keras.src.backend.torch.optimizers.torch_adam.Adam``. The name check keeps a real subclass (``Ranger`` of
+    ``Lookahead``, ``AdamW`` of ``Adam``) from passing for its parent."""
+    return isinstance(obj, cls) and type(obj).__name__ == cls.__name__

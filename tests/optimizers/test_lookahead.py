@@ -9,6 +9,7 @@ import pytest
 from keras import ops
 
 from keras_optkit.optimizers import GradientCentralization, Lookahead, RAdam
+from tests.optimizers._harness import is_exactly
 from tests.reference import optimizer_wrappers as reference
 
 SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
@@ -207,8 +208,8 @@ def test_save_and_load_mid_period_resumes_identically(tmp_path):
     first.save(tmp_path / "mid_period.keras")
 
     resumed = keras.models.load_model(tmp_path / "mid_period.keras")
-    assert type(resumed.optimizer) is Lookahead
-    assert type(resumed.optimizer.inner_optimizer) is keras.optimizers.Adam
+    assert is_exactly(resumed.optimizer, Lookahead)
+    assert is_exactly(resumed.optimizer.inner_optimizer, keras.optimizers.Adam)
     assert resumed.optimizer.sync_period == 4
     for restored, saved in zip(resumed.optimizer._slow_weights, slow_before, strict=True):
         np.testing.assert_array_equal(ops.convert_to_numpy(restored), saved)
@@ -271,13 +272,13 @@ def test_learning_rate_is_the_inner_optimizers():
 def test_resolves_names_and_configs_to_fresh_optimizers():
     config = {"class_name": "Adam", "config": {"learning_rate": 0.02}}
     first, second = Lookahead(config), Lookahead(config)
-    assert type(first.inner_optimizer) is keras.optimizers.Adam
+    assert is_exactly(first.inner_optimizer, keras.optimizers.Adam)
     assert first.inner_optimizer is not second.inner_optimizer
     assert config == {"class_name": "Adam", "config": {"learning_rate": 0.02}}  # left untouched
     assert float(ops.convert_to_numpy(first.learning_rate)) == pytest.approx(0.02)
-    assert type(Lookahead("adam").inner_optimizer) is keras.optimizers.Adam
-    assert type(Lookahead("radam").inner_optimizer) is RAdam  # one of ours, by its registry name
-    assert type(Lookahead("keras_optkit>RAdam").inner_optimizer) is RAdam
+    assert is_exactly(Lookahead("adam").inner_optimizer, keras.optimizers.Adam)
+    assert is_exactly(Lookahead("radam").inner_optimizer, RAdam)  # one of ours, by its registry name
+    assert is_exactly(Lookahead("keras_optkit>RAdam").inner_optimizer, RAdam)
     inner = keras.optimizers.SGD()
     assert Lookahead(inner).inner_optimizer is inner
 

@@ -5,6 +5,7 @@ import pytest
 from keras import ops
 
 from keras_optkit.optimizers import Lookahead, RAdam, Ranger
+from tests.optimizers._harness import is_exactly
 from tests.optimizers.test_lookahead import STEPS, column, exponential_decay, problem, run
 from tests.reference import optimizer_wrappers as reference
 from tests.reference.optimizers_classic import radam as radam_reference
@@ -85,7 +86,7 @@ def test_without_gc_is_lookahead_around_radam():
 
 def test_is_built_from_radam_and_keeps_a_flat_config():
     optimizer = Ranger(learning_rate=0.02, beta_2=0.99, total_steps=100, use_gc=False)
-    assert type(optimizer.inner_optimizer) is RAdam
+    assert is_exactly(optimizer.inner_optimizer, RAdam)
     assert optimizer.inner_optimizer.beta_2 == 0.99
     assert float(ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0.02)
     config = optimizer.get_config()

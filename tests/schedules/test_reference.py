@@ -61,7 +61,9 @@ def test_python_int_and_tensor_steps_agree(case):
         from_int = float(ops.convert_to_numpy(schedule(step)))
         from_int64 = float(ops.convert_to_numpy(schedule(ops.convert_to_tensor(step, dtype="int64"))))
         from_int32 = float(ops.convert_to_numpy(schedule(ops.convert_to_tensor(step, dtype="int32"))))
-        from_variable = float(ops.convert_to_numpy(schedule(keras.Variable(step, dtype="int64"))))
+        # As the optimizer's `iterations`: an int64 variable, not trainable (PyTorch cannot make an int trainable).
+        step_variable = keras.Variable(step, dtype="int64", trainable=False)
+        from_variable = float(ops.convert_to_numpy(schedule(step_variable)))
         assert from_int == from_int64 == from_int32 == from_variable, (name, step)
         rtol = KERAS_RTOL if "keras." in repr(case) else RTOL
         np.testing.assert_allclose(from_int, reference_value(name, config, step), rtol=rtol, atol=ATOL)
