@@ -10,7 +10,9 @@ Targets (the PASS/MISS column):
   - a wrapper: at most 15% over the optimizer it wraps (timed in the same run).
 
 Modes: on TensorFlow, graph mode (``tf.function``) and XLA (``jit_compile=True``); on JAX, ``jax.jit`` of
-``stateless_apply`` with the buffers donated, as the JAX trainer does. Run with ``KERAS_BACKEND`` set.
+``stateless_apply`` with the buffers donated, as the JAX trainer does; on PyTorch, eager ``apply`` (what
+``jit_compile=False`` trains with; Keras's own torch optimizers use fused ``torch._foreach_*`` kernels there).
+Run with ``KERAS_BACKEND`` set.
 
     KERAS_BACKEND=tensorflow python benchmarks/optimizer_step.py
     KERAS_BACKEND=tensorflow python benchmarks/optimizer_step.py --sizes 10M --optimizers Adam,RAdam --repeats 5
@@ -242,6 +244,23 @@ def time_jax(candidate: Candidate, initial: list[np.ndarray], grads: list, repea
     return times, slots
 
 
+def time_torch(candidate: Candidate, initial: list[np.ndarray], grads: list, repeats: int):
+    import torch
+
+    optimizer = candidate.make()
+    variables = [keras.Variable(value) for value in initial]
+    optimizer.build(variables)
+    synchronize = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    times = []
+    for index in range(repeats + 2):  # eager: the first calls allocate and warm the caches
+        start = time.perf_counter()
+        optimizer.apply(grads, variables)
+        synchronize()
+        if index >= 2:
+            times.append(time.perf_counter() - start)
+    return times, measured_slots(optimizer, variables)
+
+
 @dataclasses.dataclass
 class Row:
     label: str
@@ -261,9 +280,9 @@ _ROW = "ROW "
 def measure(candidate: Candidate, parameters: int, repeats: int) -> list[Row]:
     """Times one optimizer at one size in every mode of the backend (runs in a worker process)."""
     backend = keras.backend.backend()
-    if backend not in ("tensorflow", "jax"):
-        raise SystemExit(f"Backend {backend!r} is not supported: use tensorflow or jax.")
-    modes = ["graph", "xla"] if backend == "tensorflow" else ["jax-jit"]
+    if backend not in ("tensorflow", "jax", "torch"):
+        raise SystemExit(f"Backend {backend!r} is not supported: use tensorflow, jax or torch.")
+    modes = {"tensorflow": ["graph", "xla"], "jax": ["jax-jit"], "torch": ["torch-eager"]}[backend]
     shapes = shapes_for(parameters)
     rng = np.random.default_rng(0)
     initial = [rng.standard_normal(shape, dtype=np.float32) for shape in shapes]
@@ -280,8 +299,10 @@ def measure(candidate: Candidate, parameters: int, repeats: int) -> list[Row]:
                 times, row.measured_slots = time_tensorflow(
                     candidate, initial, grads, mode == "xla", repeats
                 )
-            else:
+            elif backend == "jax":
                 times, row.measured_slots = time_jax(candidate, initial, grads, repeats)
+            else:
+                times, row.measured_slots = time_torch(candidate, initial, grads, repeats)
             row.seconds = statistics.median(times)
             row.fastest = min(times)
         except Exception as error:  # noqa: BLE001 - one broken optimizer must not end the run

@@ -9,6 +9,8 @@ added here is tested the moment it exists.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -68,6 +70,8 @@ def register(
         if name in _ENTRIES[kind]:
             raise ValueError(f"A {kind} named {name!r} is already registered.")
         keras.saving.register_keras_serializable(package=PACKAGE, name=name)(cls)
+        if kind == "optimizer" and "__init__" in vars(cls):
+            _check_base_arguments_first(cls)
         _ENTRIES[kind][name] = RegistryEntry(
             name=name,
             kind=kind,
@@ -96,3 +100,27 @@ def get_entry(kind: str, name: str) -> RegistryEntry:
             return entry
     known = ", ".join(entry.name for entry in list_entries(kind))
     raise ValueError(f"Unknown {kind} name. Received: name={name!r}. Known: {known}")
+
+
+def _check_base_arguments_first(cls: type) -> None:
+    """Makes ``cls.__init__`` check the arguments of Keras's optimizer base class (``weight_decay``, ``clipnorm``,
+    ...) before anything else, so every registered optimizer refuses bad ones the same way."""
+    from keras_optkit._validation import check_optimizer_base_arguments
+
+    original = cls.__init__
+    signature = inspect.signature(original)
+    extra = next((p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD), None)
+
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:
+            return original(self, *args, **kwargs)  # let the constructor report the wrong call itself
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.update(arguments.pop(extra, None) or {})
+        check_optimizer_base_arguments(arguments)
+        original(self, *args, **kwargs)
+
+    cls.__init__ = __init__

@@ -10,10 +10,15 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import keras
+
+# Training computes in float32: a hyperparameter beyond its range is inf there (1e300 is finite in float64 only),
+# and a positive one below its smallest normal number is 0 or a denormal that kernels flush to 0.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38
 
 
 def _received(name: str, value: Any) -> str:
@@ -21,12 +26,18 @@ def _received(name: str, value: Any) -> str:
 
 
 def check_number(name: str, value: Any) -> float:
-    """Returns ``value`` as a finite ``float``; ``TypeError`` for non-numbers (``bool`` included)."""
+    """Returns ``value`` as a finite ``float`` that float32 can hold; ``TypeError`` for non-numbers (``bool``
+    included)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number. {_received(name, value)}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"`{name}` must be finite. {_received(name, value)}")
+    if abs(value) > FLOAT32_MAX:
+        raise ValueError(
+            f"`{name}` must fit in float32 (|{name}| <= {FLOAT32_MAX:.4g}), the precision training computes in. "
+            f"{_received(name, value)}"
+        )
     return value
 
 
@@ -38,10 +49,15 @@ def check_bool(name: str, value: Any) -> bool:
 
 
 def check_positive(name: str, value: Any) -> float:
-    """A finite number > 0."""
+    """A finite number > 0 that does not round to 0 in float32."""
     number = check_number(name, value)
     if number <= 0:
         raise ValueError(f"`{name}` must be > 0. {_received(name, value)}")
+    if number < FLOAT32_TINY:
+        raise ValueError(
+            f"`{name}` must be at least {FLOAT32_TINY:.4g}: smaller values are 0 (or denormals flushed to 0) in "
+            f"float32, the precision training computes in. {_received(name, value)}"
+        )
     return number
 
 
@@ -69,6 +85,11 @@ def check_in_range(
     if not (above_low and below_high):
         interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
         raise ValueError(f"`{name}` must be in {interval}. {_received(name, value)}")
+    if low == 0.0 and not low_inclusive and number < FLOAT32_TINY:
+        raise ValueError(
+            f"`{name}` must be at least {FLOAT32_TINY:.4g}: smaller values are 0 (or denormals flushed to 0) in "
+            f"float32, the precision training computes in. {_received(name, value)}"
+        )
     return number
 
 
@@ -153,3 +174,37 @@ def check_patterns(name: str, value: Any) -> list[str] | None:
                 f"`{name}` holds an invalid regular expression {pattern!r} ({error}). {_received(name, value)}"
             ) from None
     return list(value)
+
+
+def check_optimizer_base_arguments(arguments: Mapping[str, Any]) -> None:
+    """Checks the arguments every Keras optimizer takes, as this package's optimizers receive them.
+
+    Keras passes them through unchecked: ``weight_decay=nan`` trains to NaN weights, ``clipnorm`` of 0, -1 or nan
+    is silently ignored, ``loss_scale_factor=0`` gives NaN. Only the names present in ``arguments`` are checked.
+    """
+    if "learning_rate" in arguments:
+        rate = arguments["learning_rate"]
+        if isinstance(rate, bool) or not (
+            isinstance(rate, (numbers.Real, keras.optimizers.schedules.LearningRateSchedule, keras.Variable))
+            or callable(rate)
+        ):
+            raise TypeError(
+                "`learning_rate` must be a number, a keras.optimizers.schedules.LearningRateSchedule or a "
+                f"callable. {_received('learning_rate', rate)}"
+            )
+        if isinstance(rate, numbers.Real):
+            check_non_negative("learning_rate", rate)
+    for name in ("weight_decay",):
+        if arguments.get(name) is not None:
+            check_non_negative(name, arguments[name])
+    for name in ("clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor"):
+        if arguments.get(name) is not None:
+            check_positive(name, arguments[name])
+    if "use_ema" in arguments:
+        check_bool("use_ema", arguments["use_ema"])
+    if "ema_momentum" in arguments:
+        check_in_range("ema_momentum", arguments["ema_momentum"], 0.0, 1.0, high_inclusive=True)
+    if arguments.get("ema_overwrite_frequency") is not None:
+        check_int("ema_overwrite_frequency", arguments["ema_overwrite_frequency"], minimum=1)
+    if arguments.get("gradient_accumulation_steps") is not None:
+        check_int("gradient_accumulation_steps", arguments["gradient_accumulation_steps"], minimum=2)

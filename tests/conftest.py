@@ -31,3 +31,18 @@ def digits_split():
 
     return load_digits_split(seed=0)
 
+
+
+@pytest.fixture(autouse=True)
+def _fresh_torch_compile_cache():
+    """On PyTorch, every test's `jit_compile=True` models really go through torch.compile.
+
+    torch.compile gives up on a function after a few recompilations (8 by default) and then runs it eagerly with
+    one warning; every new model recompiles Keras's train step, so without this only the first few compiled tests
+    of a session would compile at all.
+    """
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch._dynamo.reset()
+    yield

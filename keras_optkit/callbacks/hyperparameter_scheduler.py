@@ -70,9 +70,11 @@ class HyperparameterScheduler(keras.callbacks.Callback):
       which a compiled step freezes. Per step, the callback shadows the optimizer's ``apply`` during ``fit``: each
       step computes ``schedule(iterations)`` as a tensor inside the step and hands it to the update in place of
       the float (the step is traced once more at the start and at the end of ``fit``). This works with optimizers
-      that compute with the value through ``keras.ops``: all of Keras's (SGD, RMSprop, Adam, AdamW, Nadam, Lion,
-      ...). One that turns it into a Python number inside its step raises a ``TypeError`` at the first step:
-      schedule it per epoch. Per epoch, the float is set at the start of the epoch and the step is retraced when
+      that compute with the value through ``keras.ops`` (or, on PyTorch, torch functions): all of Keras's (SGD,
+      RMSprop, Adam, AdamW, Nadam, Lion, ...) and all of this package's, ``beta_1`` and ``beta_2`` of the Adam
+      family included. One that turns it into a Python number inside its step raises a ``TypeError`` at the first
+      step, on TensorFlow, JAX and PyTorch alike (an eager PyTorch step could take the number; a compiled
+      TensorFlow or JAX step would freeze it): schedule it per epoch. Per epoch, the float is set at the start of the epoch and the step is retraced when
       the value changed: one trace (an XLA compilation under ``jit_compile=True``) per change.
     * **A** ``keras.Variable`` **that the model or its optimizer tracks** (e.g. the strength ``.l2`` of
       :class:`keras_optkit.regularizers.L2`): assigned before each step (or epoch); the trainers read tracked
@@ -84,7 +86,9 @@ class HyperparameterScheduler(keras.callbacks.Callback):
     holding ``None`` (Adam's ``weight_decay``) is an error: create the optimizer with it set. Python comparisons
     such as ``momentum != 0`` inside the step see the value the optimizer was created with, so SGD must be
     created with ``momentum > 0``. A scheduled ``beta_1`` enters Adam's bias correction as
-    :math:`1 - \beta_{1,t}^{\,t}` (what PyTorch does when its OneCycleLR cycles ``betas``).
+    :math:`1 - \beta_{1,t}^{\,t}` (what PyTorch does when its OneCycleLR cycles ``betas``), in every optimizer of
+    the Adam family; this package's compute that correction from a scheduled beta in float32 (about 1e-5
+    relative near beta = 1) instead of in float64.
 
     The epoch logs get, under the hyperparameter's name (the variable's name), the value of the epoch's last
     step. After training, the attribute holds the last step's value as a float, so a later ``fit`` without the

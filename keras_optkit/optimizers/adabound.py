@@ -124,9 +124,9 @@ class AdaBound(keras.optimizers.Optimizer):
             weight_decay = check.check_non_negative("weight_decay", weight_decay)
         if base_learning_rate is None:
             base_learning_rate = _initial_rate(learning_rate)
-            if base_learning_rate <= 0.0:
+            if base_learning_rate < check.FLOAT32_TINY:  # 0, or 0 in float32
                 raise ValueError(
-                    "`base_learning_rate` must be given when the initial learning rate is 0 (the bounds scale by "
+                    "`base_learning_rate` must be given when the initial `learning_rate` is 0 in float32 (the bounds scale by "
                     "learning_rate / base_learning_rate; pass e.g. the peak rate of a warmup). "
                     f"Received: base_learning_rate=None with an initial learning rate of {base_learning_rate}"
                 )

@@ -206,9 +206,12 @@ class Prodigy(keras.optimizers.Optimizer):
     def _backend_update_step(
         self, grads: list, trainable_variables: list, learning_rate: Any
     ) -> None:
-        # As tensors: a per-step schedule may have made them tensors, which `ops.where` does not convert on JAX.
-        beta_1, beta_2 = numerics.as_float32(self.beta_1), numerics.as_float32(self.beta_2)
-        beta_3 = numerics.as_float32(numerics.sqrt(self.beta_2) if self.beta_3 is None else self.beta_3)
+        # Numbers stay numbers (1 - beta in float64); a per-step schedule's tensor is converted, since `ops.where`
+        # does not convert it on JAX.
+        beta_1, beta_2 = (b if numerics.is_number(b) else numerics.as_float32(b) for b in (self.beta_1, self.beta_2))
+        beta_3 = numerics.sqrt(self.beta_2) if self.beta_3 is None else self.beta_3
+        if not numerics.is_number(beta_3):
+            beta_3 = numerics.as_float32(beta_3)
         lr = ops.cast(learning_rate, "float32")
         d = ops.convert_to_tensor(self._d)
         d_max = ops.convert_to_tensor(self._d_max)

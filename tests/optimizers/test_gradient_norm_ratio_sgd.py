@@ -162,7 +162,8 @@ def test_norm_is_taken_on_the_accumulated_gradient():
 
 
 @pytest.mark.skipif(
-    keras.backend.backend() == "tensorflow", reason="stateless_apply is JAX-only (TF raises on it)"
+    keras.backend.backend() == "tensorflow",
+    reason="TensorFlow's optimizers refuse stateless_apply (it is incompatible with tf.distribute)",
 )
 def test_stateless_apply_threads_the_previous_norm():
     initial, grads = _problem(seed=5)
