@@ -28,6 +28,7 @@ from typing import Any
 import keras
 
 from keras_optkit._registry import get_entry
+from keras_optkit.optimizers._distribute import share_per_replica, sum_across_replicas
 
 
 def resolve_optimizer(optimizer: Any) -> keras.optimizers.Optimizer:
@@ -161,13 +162,15 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     ) -> None:
         # Called by the base class's apply() in place of the per-variable update_step loop (the learning rate
         # argument is the inner optimizer's, which the inner optimizer reads itself).
+        # A transform sees the batch gradient, not one replica's share of it (tf.distribute).
+        grads, replicas = sum_across_replicas(grads)
         grads = [
             self.transform_gradient(grad, variable)
             for grad, variable in zip(grads, trainable_variables, strict=True)
         ]
         self.before_inner_step(trainable_variables)
         super()._apply_weight_decay(trainable_variables)
-        self.inner_optimizer.apply(grads, trainable_variables)
+        self.inner_optimizer.apply(share_per_replica(grads, replicas), trainable_variables)
         self.after_inner_step(trainable_variables)
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:

@@ -10,6 +10,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._distribute import share_per_replica, sum_across_replicas
 
 
 @register(
@@ -144,6 +145,8 @@ class GradientNormRatioSGD(keras.optimizers.Optimizer):
     def _backend_update_step(
         self, grads: list, trainable_variables: list, learning_rate: Any
     ) -> None:
+        # The norm of the batch gradient, not of one replica's share of it (tf.distribute).
+        grads, replicas = sum_across_replicas(grads)
         squared_norm = ops.sum(
             ops.stack([ops.sum(ops.square(ops.cast(g, "float32"))) for g in grads])
         )
@@ -155,7 +158,7 @@ class GradientNormRatioSGD(keras.optimizers.Optimizer):
         ratio = ops.where(ops.equal(previous, 0.0), 1.0, ratio)
         self.assign(previous, current)
         scaled_learning_rate = ops.multiply(ops.cast(learning_rate, "float32"), ratio)
-        super()._backend_update_step(grads, trainable_variables, scaled_learning_rate)
+        super()._backend_update_step(share_per_replica(grads, replicas), trainable_variables, scaled_learning_rate)
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         lr = ops.cast(learning_rate, variable.dtype)

@@ -11,6 +11,7 @@ from keras import ops
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.optimizers import _numerics as numerics
+from keras_optkit.optimizers._distribute import share_per_replica, sum_across_replicas
 from keras_optkit.optimizers._numerics import one_minus_power
 
 
@@ -210,6 +211,9 @@ class Prodigy(keras.optimizers.Optimizer):
         # does not convert it on JAX.
         beta_1, beta_2 = (b if numerics.is_number(b) else numerics.as_float32(b) for b in (self.beta_1, self.beta_2))
         beta_3 = numerics.sqrt(self.beta_2) if self.beta_3 is None else self.beta_3
+        # d's sums over the batch gradient, not over one replica's share of it (tf.distribute): every replica
+        # then computes, and writes, the same state.
+        grads, replicas = sum_across_replicas(grads)
         if not numerics.is_number(beta_3):
             beta_3 = numerics.as_float32(beta_3)
         lr = ops.cast(learning_rate, "float32")
@@ -273,7 +277,7 @@ class Prodigy(keras.optimizers.Optimizer):
         self.assign(self._d_numerator, ops.where(progress, numerator, previous_numerator))
         self.assign(self._d_max, ops.where(progress, new_d_max, d_max))
         self.assign(self._d, new_d)
-        super()._backend_update_step(grads, trainable_variables, step_scalars)
+        super()._backend_update_step(share_per_replica(grads, replicas), trainable_variables, step_scalars)
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         # ``learning_rate`` is the vector of scalars built by _backend_update_step, not the learning rate.

@@ -1,0 +1,59 @@
+"""Gradients summed across replicas before an optimizer computes anything global from them.
+
+Under ``tf.distribute`` (MirroredStrategy, TPUStrategy, ...) Keras's TensorFlow optimizers receive each replica's
+own gradient and sum them across replicas inside ``_backend_update_step``, right before the per-variable updates.
+An optimizer that computes something from the gradients before that point (a global norm, Prodigy's sums, a
+wrapper's clipping) would compute it from one replica's share, and write state that differs between replicas.
+Those optimizers sum first with :func:`sum_across_replicas`, compute from the batch gradient, then hand the
+optimizer that sums again the share :func:`share_per_replica` returns: every replica holds the same sum, so the
+second reduction gives it back. On JAX (``keras.distribution``, global arrays) and PyTorch there is nothing to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+
+def _replica_context() -> Any:
+    """The TensorFlow replica context of a strategy with several replicas, or None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return None
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def sum_across_replicas(grads: list) -> tuple[list, int]:
+    """``(gradients summed over the replicas, number of replicas)``; the gradients unchanged and 1 outside a
+    multi-replica TensorFlow strategy. ``None`` entries stay ``None``."""
+    context = _replica_context()
+    if context is None:
+        return list(grads), 1
+    import tensorflow as tf
+
+    present = [g for g in grads if g is not None]
+    summed = iter(context.all_reduce(tf.distribute.ReduceOp.SUM, present) if present else [])
+    return [None if g is None else next(summed) for g in grads], context.num_replicas_in_sync
+
+
+def share_per_replica(grads: list, replicas: int) -> list:
+    """What each replica hands an optimizer that sums across replicas itself, so that its sum is ``grads``."""
+    if replicas == 1:
+        return list(grads)
+    import tensorflow as tf
+
+    def share(gradient: Any) -> Any:
+        if gradient is None:
+            return None
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.IndexedSlices(gradient.values / replicas, gradient.indices, gradient.dense_shape)
+        return gradient / replicas
+
+    return [share(g) for g in grads]
