@@ -26,9 +26,20 @@ import copy
 from typing import Any
 
 import keras
+from keras import ops
 
 from keras_optkit._registry import get_entry
 from keras_optkit.optimizers._distribute import share_per_replica, sum_across_replicas
+
+
+def dense_gradient(gradient: Any, variable: Any) -> Any:
+    """A gradient as a dense tensor of the variable's static shape.
+
+    TensorFlow gives an ``Embedding`` a sparse ``tf.IndexedSlices`` gradient; densified, its shape is only known
+    at run time, which per-unit reductions in a compiled step cannot take. A transform that mixes rows (a mean or a
+    norm over the rows of each unit) needs the dense gradient: rows absent from the batch are zero in it.
+    """
+    return ops.reshape(ops.convert_to_tensor(gradient), variable.shape)
 
 
 def resolve_optimizer(optimizer: Any) -> keras.optimizers.Optimizer:

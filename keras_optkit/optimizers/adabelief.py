@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.optimizers import _numerics as numerics
+from keras_optkit.optimizers._base import Optimizer
 from keras_optkit.optimizers._numerics import one_minus_power, rectifier
 
 
@@ -21,7 +21,7 @@ from keras_optkit.optimizers._numerics import one_minus_power, rectifier
     slots=2,
     float16_variables=False,
 )
-class AdaBelief(keras.optimizers.Optimizer):
+class AdaBelief(Optimizer):
     r"""AdaBelief: adapts the step size by the "belief" in the observed gradient.
 
     Adam divides by the moving average of :math:`g_t^2`; AdaBelief divides by the moving average of

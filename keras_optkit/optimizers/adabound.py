@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 from keras_optkit.optimizers._numerics import one_minus_power
 
 
@@ -26,7 +26,7 @@ def _initial_rate(learning_rate: Any) -> float:
     slots=2,
     float16_variables=False,
 )
-class AdaBound(keras.optimizers.Optimizer):
+class AdaBound(Optimizer):
     r"""AdaBound (and AMSBound): Adam with dynamic bounds on the per-parameter step size.
 
     With the learning rate :math:`\eta_t`, the base learning rate :math:`\eta_0` and

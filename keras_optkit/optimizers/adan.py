@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 from keras_optkit.optimizers._numerics import one_minus_power
 
 
@@ -19,7 +19,7 @@ from keras_optkit.optimizers._numerics import one_minus_power
     slots=4,
     float16_variables=False,
 )
-class Adan(keras.optimizers.Optimizer):
+class Adan(Optimizer):
     r"""Adan: adaptive Nesterov momentum estimation.
 
     With :math:`\Delta_t = g_t - g_{t-1}` (and :math:`g_0 = g_1`, so :math:`\Delta_1 = 0`, as in the official

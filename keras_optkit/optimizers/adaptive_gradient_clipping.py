@@ -8,7 +8,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-from keras_optkit.optimizers._wrapper import OptimizerWrapper
+from keras_optkit.optimizers._wrapper import OptimizerWrapper, dense_gradient
 
 
 def _unitwise_norm(x: Any) -> Any:
@@ -23,7 +23,7 @@ def clip_gradient_unitwise(gradient: Any, variable: Any, clip_factor: float, eps
     dtype = variable.dtype
     # Sums of squares in at least float32: in float16 they overflow (65504) for moderately large layers.
     compute_dtype = "float32" if dtype in ("float16", "bfloat16") else dtype
-    gradient = ops.cast(gradient, compute_dtype)
+    gradient = ops.cast(dense_gradient(gradient, variable), compute_dtype)  # a TF embedding's IndexedSlices too
     max_norm = ops.multiply(
         ops.maximum(
             _unitwise_norm(ops.cast(variable, compute_dtype)), ops.cast(eps, compute_dtype)

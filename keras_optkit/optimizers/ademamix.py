@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.optimizers import _numerics as numerics
+from keras_optkit.optimizers._base import Optimizer
 from keras_optkit.optimizers._numerics import one_minus_power
 
 
@@ -26,7 +26,7 @@ from keras_optkit.optimizers._numerics import one_minus_power
     slots=3,
     float16_variables=False,
 )
-class AdEMAMix(keras.optimizers.Optimizer):
+class AdEMAMix(Optimizer):
     r"""AdEMAMix: Adam with a mixture of a fast and a slow exponential moving average of the gradients.
 
     A single EMA cannot both react to the latest gradients and remember gradients from tens of thousands of

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 
 
 @register(
@@ -18,7 +18,7 @@ from keras_optkit._registry import register
     slots=2,
     float16_variables=True,
 )
-class ADOPT(keras.optimizers.Optimizer):
+class ADOPT(Optimizer):
     r"""ADOPT: a modified Adam that converges with any :math:`\beta_2`.
 
     Adam divides the momentum by a second-moment estimate that already contains the current gradient, which

@@ -7,15 +7,18 @@ from typing import Any
 from keras import ops
 
 from keras_optkit._registry import register
-from keras_optkit.optimizers._wrapper import OptimizerWrapper
+from keras_optkit.optimizers._wrapper import OptimizerWrapper, dense_gradient
 
 
-def centralize_gradient(gradient: Any) -> Any:
-    """The gradient minus its mean over every axis but the last (one mean per output unit); rank <= 1 untouched."""
-    rank = len(gradient.shape)
+def centralize_gradient(gradient: Any, variable: Any = None) -> Any:
+    """The gradient minus its mean over every axis but the last (one mean per output unit); rank <= 1 untouched.
+
+    With the ``variable`` given, a TF ``IndexedSlices`` (embedding) gradient is made dense first."""
+    rank = len((gradient if variable is None else variable).shape)
     if rank <= 1:
         return gradient
-    gradient = ops.convert_to_tensor(gradient)  # densifies a TF IndexedSlices (embedding) gradient
+    if variable is not None:
+        gradient = dense_gradient(gradient, variable)
     return ops.subtract(gradient, ops.mean(gradient, axis=tuple(range(rank - 1)), keepdims=True))
 
 
@@ -101,4 +104,4 @@ class GradientCentralization(OptimizerWrapper):
         )
 
     def transform_gradient(self, gradient: Any, variable: Any) -> Any:
-        return centralize_gradient(gradient)
+        return centralize_gradient(gradient, variable)

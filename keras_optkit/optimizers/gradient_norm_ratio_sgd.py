@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 from keras_optkit.optimizers._distribute import share_per_replica, sum_across_replicas
 
 
@@ -20,7 +20,7 @@ from keras_optkit.optimizers._distribute import share_per_replica, sum_across_re
     slots=1,
     float16_variables=True,
 )
-class GradientNormRatioSGD(keras.optimizers.Optimizer):
+class GradientNormRatioSGD(Optimizer):
     r"""SGD whose step size follows the growth of the global gradient norm.
 
     With :math:`N_t = \max(\lVert g_t \rVert^2, \epsilon)`, where :math:`\lVert g_t \rVert` is the *global* norm

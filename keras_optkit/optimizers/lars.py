@@ -10,6 +10,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 
 
 def _norm(x: Any) -> Any:
@@ -27,7 +28,7 @@ def _norm(x: Any) -> Any:
     slots=1,
     float16_variables=True,
 )
-class LARS(keras.optimizers.Optimizer):
+class LARS(Optimizer):
     r"""Layer-wise Adaptive Rate Scaling: momentum SGD with a per-variable trust ratio.
 
     For each variable ("layer") :math:`w` with gradient :math:`g`, LARS weight decay :math:`\beta`

@@ -9,13 +9,8 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import is_indexed_slices
 from keras_optkit.optimizers._numerics import one_minus_power
-
-
-def _is_indexed_slices(gradient: Any) -> bool:
-    # A TensorFlow tf.IndexedSlices (the gradient of a gather, e.g. of keras.layers.Embedding), recognised without
-    # importing TensorFlow; every other backend passes dense gradients.
-    return type(gradient).__name__ == "IndexedSlices" and hasattr(gradient, "indices")
 
 
 def _summed_rows(gradient: Any) -> tuple[Any, Any]:
@@ -43,6 +38,7 @@ def _summed_rows(gradient: Any) -> tuple[Any, Any]:
     example={"learning_rate": 0.01},
     slots=2,
     float16_variables=False,
+    sparse_updates=True,
 )
 class LazyAdam(keras.optimizers.Optimizer):
     r"""Adam that updates the moments and the variable only on the rows that received a gradient.
@@ -196,7 +192,7 @@ class LazyAdam(keras.optimizers.Optimizer):
         m = self._momentums[index]
         v = self._velocities[index]
 
-        if _is_indexed_slices(gradient):
+        if is_indexed_slices(gradient):
             indices, values = _summed_rows(gradient)
             values = ops.cast(values, dtype)
             m_rows = ops.take(m, indices, axis=0)

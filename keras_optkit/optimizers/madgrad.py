@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 
 
 @register(
@@ -18,7 +18,7 @@ from keras_optkit._registry import register
     slots=3,
     float16_variables=False,
 )
-class MADGRAD(keras.optimizers.Optimizer):
+class MADGRAD(Optimizer):
     r"""MADGRAD: a momentumized, adaptive, dual-averaged gradient method.
 
     With :math:`\lambda_k = \eta_k \sqrt{k + 1}` at step :math:`k = 0, 1, \ldots`, the initial point :math:`x_0`

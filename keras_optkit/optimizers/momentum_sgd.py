@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 
 
 @register(
@@ -18,7 +18,7 @@ from keras_optkit._registry import register
     slots=1,
     float16_variables=True,
 )
-class MomentumSGD(keras.optimizers.Optimizer):
+class MomentumSGD(Optimizer):
     r"""Stochastic gradient descent with momentum, dampening and Nesterov momentum.
 
     The momentum buffer follows PyTorch's ``torch.optim.SGD``:

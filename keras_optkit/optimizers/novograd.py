@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 
 
 def _norm_dtype(dtype: str) -> str:
@@ -24,7 +25,7 @@ def _norm_dtype(dtype: str) -> str:
     slots=1,
     float16_variables=True,
 )
-class NovoGrad(keras.optimizers.Optimizer):
+class NovoGrad(Optimizer):
     r"""NovoGrad: stochastic gradient descent normalized by layer-wise adaptive second moments.
 
     Each variable ("layer" :math:`l`) keeps one scalar second moment :math:`v^l` of its gradient's squared norm,

@@ -11,6 +11,7 @@ from keras import ops
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.optimizers import _numerics as numerics
+from keras_optkit.optimizers._base import Optimizer
 from keras_optkit.optimizers._distribute import share_per_replica, sum_across_replicas
 from keras_optkit.optimizers._numerics import one_minus_power
 
@@ -22,7 +23,7 @@ from keras_optkit.optimizers._numerics import one_minus_power
     slots=4,
     float16_variables=False,
 )
-class Prodigy(keras.optimizers.Optimizer):
+class Prodigy(Optimizer):
     r"""Prodigy: an Adam whose step size :math:`d` is estimated online, so the learning rate need not be tuned.
 
     Prodigy (a refinement of D-Adaptation) estimates :math:`D = \lVert x_0 - x_* \rVert`, the distance to a

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
 from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.optimizers import _numerics as numerics
+from keras_optkit.optimizers._base import Optimizer
 from keras_optkit.optimizers._numerics import one_minus_power, rectifier
 
 
@@ -21,7 +21,7 @@ from keras_optkit.optimizers._numerics import one_minus_power, rectifier
     slots=2,
     float16_variables=False,
 )
-class RAdam(keras.optimizers.Optimizer):
+class RAdam(Optimizer):
     r"""Rectified Adam (RAdam), with TF-Addons ``RectifiedAdam``'s arguments and built-in warmup.
 
     With :math:`\rho_\infty = 2/(1-\beta_2) - 1` and :math:`\rho_t = \rho_\infty - 2t\beta_2^t/(1-\beta_2^t)`:

@@ -140,7 +140,7 @@ class Ranger(Lookahead):
         self.use_gc = use_gc
 
     def transform_gradient(self, gradient: Any, variable: Any) -> Any:
-        return centralize_gradient(gradient) if self.use_gc else gradient
+        return centralize_gradient(gradient, variable) if self.use_gc else gradient
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
+from keras_optkit.optimizers._base import Optimizer
 from keras_optkit.optimizers._numerics import one_minus_power
 
 ACTIVATIONS = ("sign", "tanh")
@@ -21,7 +22,7 @@ ACTIVATIONS = ("sign", "tanh")
     slots=2,
     float16_variables=True,
 )
-class Yogi(keras.optimizers.Optimizer):
+class Yogi(Optimizer):
     r"""Yogi, an adaptive method whose effective learning rate cannot grow abruptly.
 
     Adam's :math:`v_t = v_{t-1} - (1-\beta_2)(v_{t-1} - g_t^2)` can shrink :math:`v` (and so raise the step)

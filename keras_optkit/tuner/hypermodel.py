@@ -50,14 +50,19 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
     2. adds the trial's L1/L2 to the layers chosen by ``search_space.regularize_layers`` with
        :func:`keras_optkit.regularizers.apply_regularization` (a Keras 3 layer ignores a regularizer set after
        it was built);
-    3. compiles with the trial's optimizer and schedule, the schedule spanning ``epochs x steps_per_epoch``;
+    3. compiles with the trial's optimizer and schedule, the schedule spanning ``epochs x steps_per_epoch``
+       (a schedule family that cannot fit the shortest trial's run is left out of the space, with a warning:
+       see :meth:`SearchSpace.fitted_to`);
     4. in ``fit``, when Hyperband continues a trial from its saved weights, moves ``optimizer.iterations`` to
        ``initial_epoch x steps_per_epoch`` so a step-based schedule continues where it stopped instead of
        warming up again (the optimizer's moments restart from zero, as keras-tuner reloads weights only);
     5. reports a diverged epoch (non-finite loss or objective) as a finite, bad value
        (:data:`DIVERGED_FACTOR` x the worst finite value of the trial for a minimized metric, 0 or the worst
        value for a maximized one), and stops the trial: BayesianOptimization would otherwise rank NaN as the
-       best score and sample next to it.
+       best score and sample next to it;
+    6. stops the whole search (a ``keras_tuner.errors.FatalValueError``, a ValueError) at the end of the first
+       epoch that does not log the objective, naming the metrics that were logged: keras-tuner would otherwise
+       fail every trial, one after the other.
 
     It works with every keras-tuner tuner. :func:`keras_optkit.tuner.tune` builds it for you.
 
@@ -117,6 +122,7 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
                 "Received: steps_per_epoch=None, train_samples=None"
             )
         self.batch_size = check.check_int("batch_size", batch_size, minimum=1)
+        self.search_space = self.search_space.fitted_to(self.shortest_run())
         self.objective = _as_objective(objective)
         self.seed = check.check_int("seed", seed, minimum=0)
         self.jit_compile = jit_compile
@@ -160,6 +166,12 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
         batch = int(values.get("batch_size", self.batch_size))
         return max(math.ceil(self.train_samples / batch), 1)
 
+    def shortest_run(self) -> int:
+        """Optimizer steps of the shortest full trial (``epochs`` x the fewest steps per epoch of the searched
+        batch sizes)."""
+        batch_sizes = self.search_space.batch_sizes or (self.batch_size,)
+        return self.epochs * min(self.steps_for({"batch_size": batch}) for batch in batch_sizes)
+
     def _trial_values(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         return {"batch_size": hp.values["batch_size"]} if "batch_size" in hp.values else {}
 
@@ -200,12 +212,35 @@ def _as_objective(objective: Any) -> keras_tuner.Objective:
     )
 
 
+def objective_names(objective: keras_tuner.Objective) -> list[str]:
+    """The metric names ``objective`` reads (several for a ``keras_tuner.MultiObjective``)."""
+    return list(getattr(objective, "name_to_direction", None) or [objective.name])
+
+
+def missing_objective_message(objective: keras_tuner.Objective, logged: Any) -> str:
+    """The error for an objective that is not among the ``logged`` metric names."""
+    missing = [name for name in objective_names(objective) if name not in logged]
+    hints = []
+    if any(name.startswith("val_") for name in missing):
+        hints.append("a val_ metric needs validation data")
+    hints.append("a metric other than the loss needs `metrics=[...]` (or the model's compiled metrics)")
+    return (
+        f"`objective` must name a metric the trials log ({'; '.join(hints)}). "
+        f"Received: objective={', '.join(map(repr, missing))}; logged metrics: "
+        f"{', '.join(sorted(logged)) or 'none'}"
+    )
+
+
 class DivergenceGuard(keras.callbacks.Callback):
     """Replaces non-finite epoch metrics with a finite, bad value before keras-tuner reads them, and stops the
     trial.
 
     Put first in the callback list: the logs dict is shared, so keras-tuner's own callbacks and History, which
     come later, see the replaced values.
+
+    Raises:
+        keras_tuner.errors.FatalValueError: (a ValueError) At the end of an epoch whose logs lack the
+            objective: keras-tuner would fail the trial, and every later one, without stopping the search.
     """
 
     def __init__(self, objective: keras_tuner.Objective) -> None:
@@ -222,6 +257,8 @@ class DivergenceGuard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
             return
+        if not all(name in logs for name in objective_names(self.objective)):
+            raise keras_tuner.errors.FatalValueError(missing_objective_message(self.objective, logs))
         for key, value in list(logs.items()):
             try:
                 number = float(value)

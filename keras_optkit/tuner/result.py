@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 import keras
+import keras_tuner
 
 from keras_optkit.tuner.search_space import build_optimizer, build_schedule
 
@@ -102,21 +103,46 @@ class TuningResult:
     def objective(self) -> Any:
         return self.tuner.oracle.objective
 
+    def best_trial(self) -> Any:
+        """The best completed, scored keras-tuner trial.
+
+        keras-tuner's own ``get_best_trials`` pads its answer with failed trials when too few completed; they are
+        never reported here.
+
+        Raises:
+            ValueError: When no trial completed with a score.
+        """
+        oracle = self.tuner.oracle
+        completed = [
+            trial for trial in oracle.trials.values()
+            if trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED and trial.score is not None
+        ]
+        if completed:
+            # keras-tuner's order: stable on the oracle's trials, best first.
+            return sorted(completed, key=lambda t: t.score, reverse=self.objective.direction == "max")[0]
+        statuses = sorted({str(trial.status) for trial in oracle.trials.values()})
+        failure = next((t.message for t in oracle.trials.values() if getattr(t, "message", None)), None)
+        reason = f" The first failure ended with: {failure.strip().splitlines()[-1]}" if failure else ""
+        raise ValueError(
+            f"No trial completed: there is no best recipe. Received: {len(oracle.trials)} trial(s) with status "
+            f"{', '.join(statuses) or 'none'}.{reason}"
+        )
+
     @property
     def best_hyperparameters(self) -> dict[str, Any]:
-        """The best trial's hyperparameter values (keras-tuner's bookkeeping entries ``tuner/...`` removed)."""
-        best = self.tuner.get_best_hyperparameters(1)
-        if not best:
-            raise ValueError("No trial completed: there is no best recipe.")
-        return {k: v for k, v in best[0].values.items() if not k.startswith("tuner/")}
+        """The best completed trial's hyperparameter values (keras-tuner's bookkeeping entries ``tuner/...``
+        removed). A ValueError when no trial completed."""
+        values = self.best_trial().hyperparameters.values
+        return {k: v for k, v in values.items() if not k.startswith("tuner/")}
 
     def best_model(self) -> keras.Model:
-        """The best trial's model, compiled, with the weights of its best epoch."""
+        """The best completed trial's model, compiled, with the weights of its best epoch."""
+        trial = self.best_trial()
         with warnings.catch_warnings():
             # keras-tuner reloads the checkpointed weights into a fresh model whose optimizer is not built yet;
             # Keras then skips the optimizer's slots with a warning. The model's weights are loaded.
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            return self.tuner.get_best_models(1)[0]
+            return self.tuner.load_model(trial)
 
     def recipe(self) -> Recipe:
         """The winning optimizer, schedule and regularizer as fresh, serializable Keras objects."""

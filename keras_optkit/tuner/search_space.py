@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,13 +23,28 @@ from keras_optkit.schedules import (
 SCHEDULE_FAMILIES = {
     "constant": "the learning rate itself, all along",
     "warmup_cosine": "WarmupCosineDecay: linear warmup over a searched fraction of training, cosine decay to 0",
-    "one_cycle": "OneCycle at the learning rate as peak, with a searched warmup fraction",
+    "one_cycle": "OneCycle at the learning rate as peak, with a searched warmup fraction (runs of 3 steps or more)",
     "exponential": "Keras ExponentialDecay once per epoch by a searched rate",
     "cosine_restarts": "CosineAnnealingWarmRestarts with a searched number of cycles",
 }
 
-#: Keras's own optimizer families (any name registered in keras_optkit.optimizers is accepted as well).
-KERAS_OPTIMIZERS = ("adam", "adamw", "sgd")
+#: The shortest run, in optimizer steps, the ``one_cycle`` family fits: a step before the peak, the peak, a step
+#: after it.
+ONE_CYCLE_MIN_STEPS = 3
+
+#: Keras's own optimizer families: family name -> class name in ``keras.optimizers`` (any name registered in
+#: keras_optkit.optimizers is accepted as well). Names match case-insensitively, without ``_`` or ``-``.
+KERAS_OPTIMIZER_CLASSES = {
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "sgd": "SGD",
+    "adafactor": "Adafactor",
+    "lamb": "Lamb",
+    "lion": "Lion",
+    "muon": "Muon",
+    "schedule_free_adamw": "ScheduleFreeAdamW",
+}
+KERAS_OPTIMIZERS = tuple(KERAS_OPTIMIZER_CLASSES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,14 +74,15 @@ class LogRange:
         return LogRange(center / half, center * half, self.include_zero)
 
 
-def _as_range(field: str, value: Any, include_zero: bool) -> LogRange | None:
-    if value is None:
+def _as_range(field: str, value: Any, include_zero: bool, optional: bool = True) -> LogRange | None:
+    if value is None and optional:
         return None
     if isinstance(value, LogRange):
         return value.validate(field)
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return LogRange(value[0], value[1], include_zero).validate(field)
-    raise TypeError(f"`{field}` must be None or a (low, high) pair. Received: {field}={value!r}")
+    expected = "None or a (low, high) pair" if optional else "a (low, high) pair"
+    raise TypeError(f"`{field}` must be {expected}. Received: {field}={value!r}")
 
 
 def _searchable_optimizers() -> list[str]:
@@ -73,11 +90,22 @@ def _searchable_optimizers() -> list[str]:
     return [e.name for e in list_entries("optimizer") if "optimizer" not in e.example]
 
 
+def _normalized(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
+
+
 def _optimizer_family(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise ValueError(f"`optimizers` entries must be non-empty strings. Received: {name!r}")
-    if name.lower() in KERAS_OPTIMIZERS:
-        return name.lower()
+    for family, class_name in KERAS_OPTIMIZER_CLASSES.items():
+        if _normalized(name) == _normalized(family):
+            if not hasattr(keras.optimizers, class_name):
+                raise ValueError(
+                    f"The optimizer family {family!r} needs keras.optimizers.{class_name}, which Keras "
+                    f"{keras.__version__} does not have: upgrade Keras or leave it out of `optimizers`. "
+                    f"Received: {name!r}"
+                )
+            return family
     known = list(KERAS_OPTIMIZERS) + _searchable_optimizers()
     try:
         family = get_entry("optimizer", name).name
@@ -106,9 +134,16 @@ class SearchSpace:
 
     Args:
         learning_rate: ``(low, high)`` log-uniform range, or a dict ``{optimizer family: (low, high)}`` for
-            per-family ranges (families missing from the dict use ``(1e-4, 1e-1)``).
-        optimizers: Optimizer families: ``"adam"``, ``"adamw"``, ``"sgd"`` (Keras's, SGD with a searched momentum)
-            and any optimizer registered in ``keras_optkit.optimizers`` by name (``"RAdam"``, ``"Adan"``, ...).
+            per-family ranges (families missing from the dict use ``(1e-4, 1e-1)``). Always searched: None is
+            refused (a TypeError), as every trial trains at some rate.
+        optimizers: Optimizer families: Keras's ``"adam"``, ``"adamw"``, ``"sgd"`` (SGD with a searched
+            momentum), ``"adafactor"``, ``"lamb"``, ``"lion"``, ``"muon"`` and ``"schedule_free_adamw"`` (Keras's
+            class names are accepted too: ``"ScheduleFreeAdamW"``), and any optimizer registered in
+            ``keras_optkit.optimizers`` by name (``"RAdam"``, ``"Adan"``, ...). Muon is Keras's: its Muon step
+            on every 2-D kernel, the output layer's included (Keras's default; its ``exclude_layers`` is not
+            searched), and its AdamW step on the other variables, both decayed by the searched weight decay.
+            ScheduleFreeAdamW replaces a decaying schedule: search it with ``schedules=["constant"]`` (or a
+            warmup) to use it as its authors intend.
         schedules: Schedule families, from :data:`SCHEDULE_FAMILIES`.
         weight_decay: ``(low, high)`` log-uniform decoupled weight decay (with the value 0 possible), or None for
             none. AdamW always decays: its range is searched as ``adamw/weight_decay`` without the "off" gate
@@ -121,6 +156,7 @@ class SearchSpace:
 
     Raises:
         ValueError: For an empty list, an unknown family, or a range with low > high or a bound <= 0.
+        TypeError: For a range that is not a ``(low, high)`` pair (``learning_rate=None`` included).
     """
 
     learning_rate: Any = (1e-4, 1e-1)
@@ -153,15 +189,20 @@ class SearchSpace:
                     f"Received: learning_rate keys {unknown!r}, optimizers={list(self.optimizers)!r}"
                 )
             ranges = {_optimizer_family(k): v for k, v in self.learning_rate.items()}
+            self.learning_rate_ranges = {
+                family: _as_range(f"learning_rate[{family!r}]", ranges.get(family, (1e-4, 1e-1)), False,
+                                  optional=False)
+                for family in self.optimizers
+            }
+        elif isinstance(self.learning_rate, (LogRange, tuple, list)):
+            bounds = _as_range("learning_rate", self.learning_rate, False, optional=False)
+            self.learning_rate_ranges = dict.fromkeys(self.optimizers, bounds)
         else:
-            ranges = {}
-        self.learning_rate_ranges = {
-            family: _as_range(
-                "learning_rate", ranges.get(family, self.learning_rate if not isinstance(
-                    self.learning_rate, dict) else (1e-4, 1e-1)), False
+            # Every trial trains at some rate, so there is no "no learning rate" (None) to search.
+            raise TypeError(
+                "`learning_rate` must be a (low, high) pair or a dict {optimizer family: (low, high)}. "
+                f"Received: learning_rate={self.learning_rate!r}"
             )
-            for family in self.optimizers
-        }
         self.weight_decay_range = _as_range("weight_decay", self.weight_decay, True)
         self.l1_range = _as_range("l1", self.l1, True)
         self.l2_range = _as_range("l2", self.l2, True)
@@ -187,6 +228,32 @@ class SearchSpace:
                     f"Received: batch_sizes={self.batch_sizes!r}"
                 )
             self.batch_sizes = tuple(check.check_int("batch_sizes", b, minimum=1) for b in self.batch_sizes)
+
+    def fitted_to(self, total_steps: int) -> SearchSpace:
+        """This space for runs of ``total_steps`` optimizer steps or more (the shortest trial's run).
+
+        A run shorter than :data:`ONE_CYCLE_MIN_STEPS` cannot hold a cycle: ``one_cycle`` is then left out of
+        the schedules with a warning (a ValueError if it is the only one). Returns ``self`` when nothing is left
+        out.
+        """
+        total_steps = check.check_int("total_steps", total_steps, minimum=1)
+        if total_steps >= ONE_CYCLE_MIN_STEPS or "one_cycle" not in self.schedules:
+            return self
+        schedules = [name for name in self.schedules if name != "one_cycle"]
+        if not schedules:
+            raise ValueError(
+                f"The one_cycle schedule needs a run of at least {ONE_CYCLE_MIN_STEPS} steps (epochs x steps per "
+                f"epoch), and it is the only one in `schedules`: add another or train longer. Received: "
+                f"schedules={list(self.schedules)!r}, total_steps={total_steps}"
+            )
+        warnings.warn(
+            f"The one_cycle schedule is left out of the search: a run of {total_steps} step(s) (epochs x steps "
+            f"per epoch) is too short for a cycle (at least {ONE_CYCLE_MIN_STEPS}).",
+            stacklevel=3,
+        )
+        copy = dataclasses.replace(self, schedules=schedules)
+        copy.learning_rate_ranges = dict(self.learning_rate_ranges)
+        return copy
 
     def with_learning_rates(self, ranges: dict[str, LogRange]) -> SearchSpace:
         """A copy whose per-family learning-rate ranges are replaced by ``ranges``."""
@@ -262,7 +329,12 @@ class SearchSpace:
 
 
 def build_schedule(values: dict[str, Any], total_steps: int, steps_per_epoch: int) -> Any:
-    """The learning rate (a float or a schedule) of a trial's ``values`` for a run of ``total_steps``."""
+    """The learning rate (a float or a schedule) of a trial's ``values`` for a run of ``total_steps``.
+
+    ``one_cycle`` needs a run of :data:`ONE_CYCLE_MIN_STEPS` steps or more (:meth:`SearchSpace.fitted_to` leaves
+    it out of shorter runs); on a short run its warmup fraction is lengthened to ``2 / total_steps`` when the
+    searched one is shorter, so the rise lasts two steps and the peak is reached.
+    """
     rate = float(values["learning_rate"])
     family = values["schedule"]
     if family == "constant":
@@ -271,7 +343,15 @@ def build_schedule(values: dict[str, Any], total_steps: int, steps_per_epoch: in
         warmup = min(int(values["warmup_fraction"] * total_steps), total_steps - 1)
         return WarmupCosineDecay(rate, total_steps=total_steps, warmup_steps=warmup)
     if family == "one_cycle":
-        return OneCycle(rate, total_steps=max(total_steps, 2), pct_start=values["pct_start"])
+        if total_steps < ONE_CYCLE_MIN_STEPS:
+            raise ValueError(
+                f"The one_cycle schedule needs a run of at least {ONE_CYCLE_MIN_STEPS} steps (a rise to the peak "
+                f"and a fall after it). Received: total_steps={total_steps!r}"
+            )
+        # OneCycle refuses a rise of one step or less (pct_start * total_steps <= 1), which a warmup fraction
+        # searched for long runs gives on short ones.
+        pct_start = max(float(values["pct_start"]), 2.0 / total_steps)
+        return OneCycle(rate, total_steps=total_steps, pct_start=pct_start)
     if family == "exponential":
         return keras.optimizers.schedules.ExponentialDecay(
             rate, decay_steps=max(steps_per_epoch, 1), decay_rate=values["decay_rate"]
@@ -292,5 +372,12 @@ def build_optimizer(values: dict[str, Any], learning_rate: Any) -> keras.optimiz
         return keras.optimizers.AdamW(learning_rate, weight_decay=values["weight_decay"])
     if family == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=values["momentum"], weight_decay=decay)
+    if family == "muon":
+        # Muon decays its AdamW-stepped variables (biases, norms, embeddings) by `adam_weight_decay`, 0.004 by
+        # default: with the searched decay "off", nothing is decayed.
+        return keras.optimizers.Muon(learning_rate, weight_decay=decay, adam_weight_decay=decay)
+    if family in KERAS_OPTIMIZER_CLASSES:
+        cls = getattr(keras.optimizers, KERAS_OPTIMIZER_CLASSES[family])
+        return cls(learning_rate=learning_rate, weight_decay=decay)
     entry = get_entry("optimizer", family)
     return entry.cls(learning_rate=learning_rate, weight_decay=decay)

@@ -12,7 +12,7 @@ import keras
 import keras_tuner
 
 from keras_optkit import _validation as check
-from keras_optkit.tuner.hypermodel import OptimizationHyperModel
+from keras_optkit.tuner.hypermodel import OptimizationHyperModel, objective_names
 from keras_optkit.tuner.result import TuningResult
 from keras_optkit.tuner.search_space import SearchSpace
 
@@ -92,14 +92,15 @@ def tune(
     Args:
         build_model: ``build_model()`` or ``build_model(hp)`` returning a Keras model.
         x, y: Training data: arrays (``y`` given), a ``tf.data.Dataset`` or a ``keras.utils.PyDataset``.
-        validation_data: Passed to ``fit``; needed for a ``val_*`` objective.
+        validation_data: Passed to ``fit``; needed for a ``val_*`` objective (a ValueError without it).
         search_space: A :class:`SearchSpace` (default ``SearchSpace()``).
         tuner: ``"hyperband"``, ``"bayesian"``, ``"random"`` or ``"grid"``.
         max_trials: Trials for the Bayesian, random and grid tuners (Hyperband sizes itself from ``epochs``).
         epochs: Epochs of a full trial (Hyperband's ``max_epochs``).
         batch_size: Batch size for array data when the space does not search it.
         objective: What to optimize, a metric name (``val_loss``, ``val_accuracy``, ...) or a
-            ``keras_tuner.Objective``.
+            ``keras_tuner.Objective``. One the trials do not log stops the search with a ValueError at the end
+            of the first epoch (before anything runs for a ``val_*`` one without ``validation_data``).
         loss, metrics: Compile arguments (None: those ``build_model`` compiled with).
         narrow_lr_with_finder: Run the LR finder first to narrow the learning-rate ranges.
         finder_span: Ratio high / low of a narrowed learning-rate range.
@@ -115,6 +116,9 @@ def tune(
 
     Returns:
         A :class:`TuningResult`.
+
+    Raises:
+        ValueError: For a bad argument, or an ``objective`` the trials do not log (naming the metrics they do).
     """
     tuner_name = check.check_choice("tuner", tuner, TUNERS)
     max_trials = check.check_int("max_trials", max_trials, minimum=1)
@@ -160,6 +164,14 @@ def tune(
         seed=seed,
         jit_compile=jit_compile,
     )
+    validation_names = [name for name in objective_names(hypermodel.objective) if name.startswith("val_")]
+    if validation_data is None and validation_names:
+        # Known before any training: keras-tuner would run (and fail) every trial first.
+        raise ValueError(
+            "`objective` names a validation metric, which no trial logs without `validation_data`: give "
+            "validation_data, or an objective on the training data (e.g. 'loss'). "
+            f"Received: objective={', '.join(map(repr, validation_names))}, validation_data=None"
+        )
     finder_results = {}
     if narrow_lr_with_finder:
         finder_results = narrow_learning_rates(

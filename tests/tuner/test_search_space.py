@@ -144,3 +144,70 @@ def test_build_optimizer_carries_the_values():
 def test_narrowed_range_is_centred_in_log_scale():
     narrowed = LogRange(1e-5, 1.0).narrowed(1e-3, span=100.0)
     assert narrowed.low == pytest.approx(1e-4) and narrowed.high == pytest.approx(1e-2)
+
+
+@pytest.mark.parametrize(
+    ("learning_rate", "received"),
+    [(None, "learning_rate=None"), (1e-3, "learning_rate=0.001"), ({"adam": None}, "learning_rate['adam']=None")],
+)
+def test_learning_rate_must_be_a_range(learning_rate, received):
+    with pytest.raises(TypeError, match="learning_rate") as raised:
+        SearchSpace(learning_rate=learning_rate)
+    assert f"Received: {received}" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "class_name"),
+    [
+        ("Muon", "Muon"),
+        ("ScheduleFreeAdamW", "ScheduleFreeAdamW"),
+        ("schedule_free_adamw", "ScheduleFreeAdamW"),
+        ("Lamb", "Lamb"),
+        ("lion", "Lion"),
+        ("Adafactor", "Adafactor"),
+    ],
+)
+def test_newer_keras_optimizers_are_families(name, class_name):
+    space = SearchSpace(optimizers=["adam", name])
+    (family,) = space.optimizers[1:]
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("optimizer", family)
+    values = space.declare(hp)
+    assert space.learning_rate_ranges[family].low <= values["learning_rate"] <= space.learning_rate_ranges[
+        family].high
+    optimizer = build_optimizer({**values, "weight_decay": 1e-3}, 0.01)
+    assert isinstance(optimizer, getattr(keras.optimizers, class_name))
+    assert float(optimizer.learning_rate) == pytest.approx(0.01) and optimizer.weight_decay == pytest.approx(1e-3)
+
+
+def test_muon_decay_off_decays_nothing():
+    # Muon decays the variables it steps with AdamW by `adam_weight_decay`, not `weight_decay`.
+    off = build_optimizer({"optimizer": "muon", "weight_decay": 0.0}, 0.01)
+    assert off.weight_decay is None and off.adam_weight_decay is None
+    on = build_optimizer({"optimizer": "muon", "weight_decay": 1e-3}, 0.01)
+    assert on.weight_decay == pytest.approx(1e-3) and on.adam_weight_decay == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("pct_start", [0.1, 0.3, 0.5])  # the searched range's ends and middle
+def test_one_cycle_is_valid_for_every_run_of_three_steps_or_more(pct_start):
+    for total_steps in range(3, 41):
+        schedule = build_schedule({"learning_rate": 0.05, "schedule": "one_cycle", "pct_start": pct_start},
+                                  total_steps=total_steps, steps_per_epoch=total_steps)
+        rates = np.array([float(schedule(step)) for step in range(total_steps)])
+        assert rates[0] < rates.max() <= 0.05 * (1 + 1e-6) and rates[-1] < rates.max(), total_steps
+        assert schedule.pct_start >= pct_start
+        if pct_start * total_steps >= 2:  # long enough: the searched warmup fraction is kept
+            assert schedule.pct_start == pct_start
+
+
+def test_search_space_fitted_to_short_runs_leaves_one_cycle_out():
+    space = SearchSpace()
+    assert space.fitted_to(3) is space
+    with pytest.warns(UserWarning, match="one_cycle.*2 step"):
+        short = space.fitted_to(2)
+    assert short.schedules == tuple(name for name in space.schedules if name != "one_cycle")
+    assert short.learning_rate_ranges == space.learning_rate_ranges
+    with pytest.raises(ValueError, match="schedules"):
+        SearchSpace(schedules=["one_cycle"]).fitted_to(1)
+    with pytest.raises(ValueError, match="total_steps=2"):
+        build_schedule({"learning_rate": 0.05, "schedule": "one_cycle", "pct_start": 0.3}, 2, 2)

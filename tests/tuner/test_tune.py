@@ -2,6 +2,7 @@
 
 import importlib
 import math
+import warnings
 
 import keras
 import keras_tuner
@@ -271,3 +272,100 @@ def test_finder_narrows_each_family_around_its_valley(data, tmp_path):
     for row in result.table():
         bounds = ranges[row["optimizer"]]
         assert bounds.low <= row["learning_rate"] <= bounds.high
+
+
+def test_objective_that_is_never_logged_stops_the_search_after_one_epoch(data, tmp_path):
+    epochs_begun = []
+
+    class CountEpochs(keras.callbacks.Callback):
+        # keras-tuner deep-copies callbacks per trial: the count lives outside the copies.
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs_begun.append(epoch)
+
+    with pytest.raises(ValueError) as raised:
+        _search(data, tmp_path, objective="val_acuracy", max_trials=3, epochs=2, callbacks=[CountEpochs()],
+                search_space=SearchSpace(schedules=["constant"], l2=None))
+    message = str(raised.value)
+    assert "objective='val_acuracy'" in message
+    logged = message.split("logged metrics:")[1].strip().split(", ")
+    assert sorted(logged) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert epochs_begun == [0]  # one epoch of one trial, not every trial
+
+
+def test_validation_objective_without_validation_data_is_refused_before_any_training(data, tmp_path, monkeypatch):
+    x, y, _, _ = data
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(tune_module, "narrow_learning_rates", must_not_run)
+    monkeypatch.setattr(tune_module.keras_tuner, "RandomSearch", must_not_run)
+    with pytest.raises(ValueError, match="validation_data") as raised:
+        tune(build_mlp, x, y, loss=LOSS, metrics=["accuracy"], objective="val_accuracy", tuner="random",
+             directory=tmp_path)
+    assert "objective='val_accuracy'" in str(raised.value)
+
+
+def test_failed_trials_never_give_a_best_recipe(data, tmp_path):
+    class FailEveryTrial(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            raise keras_tuner.errors.FailedTrialError("this trial cannot train")
+
+    result = _search(data, tmp_path, max_trials=2, epochs=1, callbacks=[FailEveryTrial()],
+                     search_space=SearchSpace(l2=None))
+    assert [row["status"] for row in result.table()] == ["FAILED", "FAILED"]
+    for read in (lambda: result.best_hyperparameters, result.recipe, result.best_model):
+        with pytest.raises(ValueError, match="No trial completed") as raised:
+            read()
+        assert "FAILED" in str(raised.value) and "cannot train" in str(raised.value)
+
+
+@pytest.mark.parametrize("samples", [32, 48])  # 2 and 3 steps of 16: one epoch
+def test_default_search_space_works_on_runs_of_two_and_three_steps(data, tmp_path, samples):
+    x, y, x_val, y_val = data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = tune(build_mlp, x[:samples], y[:samples], validation_data=(x_val, y_val), tuner="random",
+                      max_trials=2, epochs=1, batch_size=16, loss=LOSS, narrow_lr_with_finder=False,
+                      directory=tmp_path)
+    assert [row["status"] for row in result.table()] == ["COMPLETED", "COMPLETED"]
+    steps = samples // 16
+    left_out = [str(w.message) for w in caught if "one_cycle" in str(w.message)]
+    searched = result.hypermodel.search_space.schedules
+    if steps < 3:
+        assert "one_cycle" not in searched and len(left_out) == 1 and f"{steps} step" in left_out[0]
+        assert set(searched) == set(SearchSpace().schedules) - {"one_cycle"}
+    else:
+        assert searched == SearchSpace().schedules and not left_out
+
+
+def test_one_cycle_fits_a_three_step_run(data, tmp_path):
+    x, y, x_val, y_val = data
+    result = tune(build_mlp, x[:48], y[:48], validation_data=(x_val, y_val), tuner="random", max_trials=2,
+                  epochs=1, batch_size=16, loss=LOSS, narrow_lr_with_finder=False, directory=tmp_path,
+                  search_space=SearchSpace(schedules=["one_cycle"], l2=None))
+    assert [row["status"] for row in result.table()] == ["COMPLETED", "COMPLETED"]
+    recipe = result.recipe()
+    rates = [float(recipe.learning_rate(step)) for step in range(3)]
+    peak = recipe.values[f"{recipe.values['optimizer']}/learning_rate"]
+    assert rates[1] == pytest.approx(peak, rel=1e-5)  # a rise, the peak, a fall
+    assert rates[0] < peak and rates[2] < peak
+    with pytest.raises(ValueError, match="schedules"):
+        tune(build_mlp, x[:32], y[:32], validation_data=(x_val, y_val), epochs=1, batch_size=16, loss=LOSS,
+             directory=tmp_path, search_space=SearchSpace(schedules=["one_cycle"]))
+
+
+def test_a_newer_keras_optimizer_trains_in_a_short_search(data, tmp_path):
+    x, y, x_val, y_val = data
+    keras.utils.set_random_seed(0)
+    untrained = build_mlp()
+    untrained.compile("sgd", LOSS)
+    untrained_loss = untrained.evaluate(x_val, y_val, verbose=0)
+    result = _search(data, tmp_path, max_trials=2, epochs=1, metrics=None,
+                     search_space=SearchSpace(optimizers=["Muon"], learning_rate=(1e-3, 1e-2), l2=None))
+    rows = result.table()
+    assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
+    assert {row["optimizer"] for row in rows} == {"muon"}
+    assert rows[0]["score"] < untrained_loss
+    assert isinstance(result.best_model().optimizer, keras.optimizers.Muon)
+    assert isinstance(result.recipe().optimizer, keras.optimizers.Muon)
