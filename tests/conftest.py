@@ -16,7 +16,15 @@ def pytest_collection_modifyitems(config, items):
         f"(KERAS_OPTKIT_EXAMPLES_BACKEND=all runs them on every backend); running on {backend}"
     )
     skip_tf_only = pytest.mark.skip(reason=f"needs the TensorFlow backend; running on {backend}")
+    skip_torch_compile = pytest.mark.skip(
+        reason="torch.compile takes 10-25 s per model on 2 CPU cores: on PyTorch the jit_compile=True cases of the "
+        "tests marked torch_compile (one or two per callback, and compiled fit) cover it"
+    )
     for item in items:
+        callspec = getattr(item, "callspec", None)
+        compiled = callspec is not None and callspec.params.get("jit_compile") is True
+        if backend == "torch" and compiled and "torch_compile" not in item.keywords:
+            item.add_marker(skip_torch_compile)
         if "tf_only" in item.keywords and backend != "tensorflow":
             item.add_marker(skip_tf_only)
         if "examples_backend" in item.keywords and examples_backend not in ("all", backend):

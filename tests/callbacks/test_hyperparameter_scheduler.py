@@ -122,6 +122,7 @@ LR_CASES = {
 }
 
 
+@pytest.mark.torch_compile
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("learning_rate", sorted(LR_CASES))
 def test_sgd_momentum_follows_the_schedule_at_every_step(jit_compile, learning_rate):

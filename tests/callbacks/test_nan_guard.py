@@ -75,6 +75,7 @@ def _bad_calls(recorder):
     return [call for call, loss in enumerate(recorder.losses) if not math.isfinite(loss)]
 
 
+@pytest.mark.torch_compile
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_recovers_from_a_nan_batch_with_the_last_good_state(digits_split, jit_compile):
     x, y, _, _ = digits_split

@@ -41,6 +41,7 @@ def _model(optimizer, jit_compile=False):
     return model
 
 
+@pytest.mark.torch_compile
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_grad_norm_and_update_ratio_match_the_weight_changes(jit_compile):
     rate = LinearSchedule(0.05, 0.01, total_steps=10)

@@ -108,6 +108,7 @@ def test_unknown_direction_and_missing_metric():
         callback.on_epoch_end(0, {"loss": 1.0})
 
 
+@pytest.mark.torch_compile
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_schedule_is_scaled_inside_the_compiled_step(jit_compile):
     model = linear_model(WarmupCosineDecay(PEAK, TOTAL, warmup_steps=WARMUP), jit_compile)

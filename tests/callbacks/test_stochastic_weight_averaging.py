@@ -35,6 +35,7 @@ def _fit(digits_split, swa, epochs, jit_compile=False):
     return model, snapshots
 
 
+@pytest.mark.torch_compile
 @pytest.mark.parametrize(("start_epoch", "frequency", "expected_epochs", "jit_compile"),
                          [(2, 1, [2, 3, 4, 5], False), (1, 2, [1, 3, 5], True), (0, 1, [0, 1, 2, 3, 4, 5], False)])
 def test_average_is_the_mean_of_the_chosen_epochs(digits_split, start_epoch, frequency, expected_epochs,

@@ -144,6 +144,7 @@ def test_exclude_from_weight_decay_applies_to_both_forms():
             np.testing.assert_allclose(actual[index], expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.torch_compile
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_fit_trains_a_small_model(jit_compile):
     # Keras builds the optimizer inside the compiled train step on TensorFlow: the x0 slot must be creatable there.
