@@ -42,6 +42,28 @@ def dense_gradient(gradient: Any, variable: Any) -> Any:
     return ops.reshape(ops.convert_to_tensor(gradient), variable.shape)
 
 
+def _refuse_unwrappable(wrapper: str, inner: keras.optimizers.Optimizer) -> None:
+    """Optimizers a wrapper cannot go around, refused at construction with the order that works.
+
+    Keras's trainer asks the outermost optimizer to scale the loss; a ``LossScaleOptimizer`` inside a wrapper
+    would never be asked, yet would still divide the gradients by its scale (training ~2**15 times too slowly),
+    and a transform (clipping, centralization) would see scaled gradients. A ``MultiOptimizer`` routes variables
+    to its sub-optimizers, which a wrapper's own step and slow weights do not follow.
+    """
+    if isinstance(inner, keras.optimizers.LossScaleOptimizer):
+        raise ValueError(
+            f"{wrapper} cannot wrap a LossScaleOptimizer: put the loss scaling outside, "
+            f"keras.optimizers.LossScaleOptimizer({wrapper}(...)), so that the loss is scaled and the gradients "
+            f"are unscaled before {wrapper} sees them. Received: optimizer={inner!r}"
+        )
+    multi = getattr(keras.optimizers, "MultiOptimizer", None)
+    if multi is not None and isinstance(inner, multi):
+        raise ValueError(
+            f"{wrapper} cannot wrap a MultiOptimizer: wrap each of its optimizers instead (a MultiOptimizer whose "
+            f"OptimizerMap or selector returns {wrapper}(keras.optimizers.Adam()), ...). Received: optimizer={inner!r}"
+        )
+
+
 def resolve_optimizer(optimizer: Any) -> keras.optimizers.Optimizer:
     """Returns ``optimizer`` as a Keras optimizer; a name or config dict gives a fresh instance every call.
 
@@ -104,6 +126,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         **kwargs: Any,
     ) -> None:
         inner_optimizer = resolve_optimizer(optimizer)
+        _refuse_unwrappable(type(self).__name__, inner_optimizer)
         if inner_optimizer.loss_scale_factor is not None:
             if loss_scale_factor is not None:
                 raise ValueError(
