@@ -53,8 +53,19 @@ def _positive_int(text: str) -> int:
 
 
 def _command_demo(args: argparse.Namespace) -> int:
+    from keras_optkit._find_lr_command import check_writable_folder
     from keras_optkit.demo import run_demo
 
+    # The pictures are written after training: a folder that cannot take them would fail only then.
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out: not a folder. Received: --out {args.out!r}")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"--out: cannot create the folder ({error.strerror or error}). Received: --out {args.out!r}"
+        ) from None
+    check_writable_folder("--out", args.out, args.out)
     run_demo(out=args.out, epochs=args.epochs, seed=args.seed, finder_steps=args.finder_steps, verbose=1)
     return 0
 
@@ -63,14 +74,16 @@ def _command_find_lr(args: argparse.Namespace) -> int:
     from keras_optkit import _find_lr_command as command
     from keras_optkit.callbacks import find_lr
 
+    if args.csv is None and args.label is not None:
+        raise ValueError(f"--label needs --csv. Received: --label {args.label!r}")
+    if args.csv is not None and args.label is None:
+        raise ValueError("--csv needs --label, the name of the column to predict")
+    # Checked before training: the picture is written at the end.
+    command.check_output_file("--output", args.output)
     if args.csv is None:
-        if args.label is not None:
-            raise ValueError(f"--label needs --csv. Received: --label {args.label!r}")
         features, labels = command.load_digits_features()
         source = "scikit-learn's digits"
     else:
-        if args.label is None:
-            raise ValueError("--csv needs --label, the name of the column to predict")
         features, labels, _ = command.load_csv(args.csv, args.label)
         source = args.csv
     task = command.infer_task(labels, args.task)
@@ -85,6 +98,7 @@ def _command_find_lr(args: argparse.Namespace) -> int:
         model, command.standardize(features), targets, batch_size=args.batch_size, start_lr=args.start_lr,
         end_lr=args.end_lr, num_steps=args.num_steps, verbose=1,
     )
+    command.check_range_test(result)
     print(result.summary())
     if args.output:
         axes = result.plot()
@@ -111,9 +125,11 @@ def _command_list(args: argparse.Namespace) -> int:
 
 def _command_plot_schedule(args: argparse.Namespace) -> int:
     import keras_optkit  # noqa: F401
+    from keras_optkit._find_lr_command import check_output_file
     from keras_optkit._registry import get_entry
     from keras_optkit.viz import plot_schedule
 
+    check_output_file("--output", args.output)
     entry = get_entry("schedule", args.name)
     params = dict(args.param or [])
     accepted = inspect.signature(entry.cls.__init__).parameters
@@ -176,15 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="learning-rate range test on a CSV file or on digits",
         description="Trains a one-hidden-layer MLP on the data while the learning rate grows exponentially from "
         "--start-lr to --end-lr, stops when the smoothed loss diverges, and prints the suggested rates "
-        "(minimum / 10, steepest descent, valley). The CSV file needs a header row and numbers only; features "
-        "are standardized. Integer labels 0..k-1 make a classification task, anything else a regression.",
+        "(minimum / 10, steepest descent, valley). The CSV file needs a header row and numbers only (blank lines "
+        "are skipped; values must fit in float32); features are standardized. Integer labels 0..k-1 (k <= 100) "
+        "make a classification task, anything else a regression.",
     )
     finder.add_argument("--csv", help="CSV file with a header row (default: scikit-learn's digits)")
     finder.add_argument("--label", help="name of the column to predict (with --csv)")
     finder.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
                         help="(default: %(default)s: from the label column)")
     finder.add_argument("--optimizer", default="adam",
-                        help="a registered optimizer (e.g. RAdam) or a Keras one (default: %(default)s)")
+                        help="a registered optimizer (e.g. RAdam) or a Keras one (e.g. Lion); not the "
+                        "wrappers MultiOptimizer and LossScaleOptimizer (default: %(default)s)")
     finder.add_argument("--hidden", type=_positive_int, default=64, help="hidden units (default: %(default)s)")
     finder.add_argument("--batch-size", type=_positive_int, default=32, help="(default: %(default)s)")
     finder.add_argument("--start-lr", type=float, default=1e-7, help="(default: %(default)s)")

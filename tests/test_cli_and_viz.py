@@ -206,3 +206,21 @@ def test_plot_tuning_result_draws_every_scored_trial_by_schedule_and_optimizer()
     assert [t.get_text() for t in rate_axes.get_legend().get_texts()] == ["constant", "one_cycle"]
     assert [t.get_text() for t in l2_axes.get_legend().get_texts()] == ["adam", "sgd"]
     assert rate_axes.get_ylabel() == "val_accuracy"
+
+
+def test_demo_and_plot_schedule_refuse_an_unwritable_output_before_any_work(tmp_path, capsys, monkeypatch):
+    import keras_optkit.demo
+
+    def must_not_run(**kwargs):
+        raise AssertionError("the demo started")
+
+    monkeypatch.setattr(keras_optkit.demo, "run_demo", must_not_run)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for out in (a_file, a_file / "pictures"):
+        assert cli.main(["demo", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("keras-optkit demo: error: --out") and str(out) in err and len(err.splitlines()) == 1
+    assert cli.main(["plot-schedule", "OneCycle", "-o", str(a_file / "lr.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-optkit plot-schedule: error: --output") and str(a_file / "lr.png") in err

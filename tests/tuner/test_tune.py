@@ -109,7 +109,7 @@ def test_hyperband_continues_the_schedule(data):
     x, y, _, _ = data
     hypermodel = OptimizationHyperModel(
         build_mlp, SearchSpace(schedules=["warmup_cosine"], l2=None, weight_decay=None),
-        loss=LOSS, epochs=4, train_samples=len(x), batch_size=64,
+        loss=LOSS, epochs=4, train_samples=len(x), batch_size=64, objective="loss",
     )
     hp = keras_tuner.HyperParameters()
     hp.Fixed("optimizer", "adam")
@@ -184,13 +184,13 @@ def test_worker_never_overwrites_the_shared_directory(data, tmp_path, monkeypatc
     monkeypatch.setattr(tune_module.keras_tuner, "RandomSearch", fake_random_search)
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner1")
     with pytest.raises(Stop):
-        tune(build_mlp, x, y, loss=LOSS, tuner="random", directory=tmp_path, overwrite=True,
+        tune(build_mlp, x, y, loss=LOSS, objective="loss", tuner="random", directory=tmp_path, overwrite=True,
              narrow_lr_with_finder=False, seed=0)
     assert captured["overwrite"] is False
     assert captured["seed"] == 1  # keras-tuner reads seed=0 as "no seed"
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
     with pytest.raises(Stop):
-        tune(build_mlp, x, y, loss=LOSS, tuner="random", directory=tmp_path, overwrite=True,
+        tune(build_mlp, x, y, loss=LOSS, objective="loss", tuner="random", directory=tmp_path, overwrite=True,
              narrow_lr_with_finder=False)
     assert captured["overwrite"] is True
 
