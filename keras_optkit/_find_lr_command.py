@@ -10,7 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_optkit._registry import get_entry, list_entries
+from keras_optkit._registry import get_entry, list_entries, normalized_name
 
 
 def load_csv(path: str, label: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -133,7 +133,7 @@ def resolve_optimizer(name: str) -> keras.optimizers.Optimizer:
         return get_entry("optimizer", name).build()
     except ValueError:
         pass
-    wanted = name.replace("_", "").replace("-", "").lower()
+    wanted = normalized_name(name)
     keras_classes = keras_optimizer_classes()
     for class_name, cls in keras_classes.items():
         if class_name.lower() == wanted:

@@ -92,9 +92,14 @@ def list_entries(kind: str) -> list[RegistryEntry]:
     return [_ENTRIES[kind][name] for name in sorted(_ENTRIES[kind])]
 
 
+def normalized_name(name: str) -> str:
+    """How names are matched everywhere in the package: case-insensitive, without ``_`` or ``-``."""
+    return name.replace("_", "").replace("-", "").lower()
+
+
 def get_entry(kind: str, name: str) -> RegistryEntry:
     """The entry of one kind named ``name`` (case-insensitive; ``one_cycle`` finds ``OneCycle``)."""
-    wanted = name.replace("_", "").replace("-", "").lower()
+    wanted = normalized_name(name)
     for entry in list_entries(kind):
         if entry.name.lower() == wanted:
             return entry

@@ -48,16 +48,21 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def check_positive(name: str, value: Any) -> float:
-    """A finite number > 0 that does not round to 0 in float32."""
-    number = check_number(name, value)
-    if number <= 0:
-        raise ValueError(f"`{name}` must be > 0. {_received(name, value)}")
+def _check_not_zero_in_float32(name: str, number: float, value: Any) -> None:
+    """For an argument that must be > 0: refuse a positive value that is 0 (or a flushed denormal) in float32."""
     if number < FLOAT32_TINY:
         raise ValueError(
             f"`{name}` must be at least {FLOAT32_TINY:.4g}: smaller values are 0 (or denormals flushed to 0) in "
             f"float32, the precision training computes in. {_received(name, value)}"
         )
+
+
+def check_positive(name: str, value: Any) -> float:
+    """A finite number > 0 that does not round to 0 in float32."""
+    number = check_number(name, value)
+    if number <= 0:
+        raise ValueError(f"`{name}` must be > 0. {_received(name, value)}")
+    _check_not_zero_in_float32(name, number, value)
     return number
 
 
@@ -85,11 +90,8 @@ def check_in_range(
     if not (above_low and below_high):
         interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
         raise ValueError(f"`{name}` must be in {interval}. {_received(name, value)}")
-    if low == 0.0 and not low_inclusive and number < FLOAT32_TINY:
-        raise ValueError(
-            f"`{name}` must be at least {FLOAT32_TINY:.4g}: smaller values are 0 (or denormals flushed to 0) in "
-            f"float32, the precision training computes in. {_received(name, value)}"
-        )
+    if low == 0.0 and not low_inclusive:
+        _check_not_zero_in_float32(name, number, value)
     return number
 
 

@@ -1,5 +1,8 @@
 """Gradients summed across replicas before an optimizer computes anything global from them.
 
+TensorFlow-only by nature (``tf.distribute``): TensorFlow is imported inside the functions, and only when the
+backend is TensorFlow; on JAX and PyTorch every function returns its input unchanged.
+
 Under ``tf.distribute`` (MirroredStrategy, TPUStrategy, ...) Keras's TensorFlow optimizers receive each replica's
 own gradient and sum them across replicas inside ``_backend_update_step``, right before the per-variable updates.
 An optimizer that computes something from the gradients before that point (a global norm, Prodigy's sums, a

@@ -12,7 +12,7 @@ from typing import Any
 import keras
 
 from keras_optkit import _validation as check
-from keras_optkit._registry import get_entry, list_entries
+from keras_optkit._registry import get_entry, list_entries, normalized_name
 from keras_optkit.schedules import (
     CosineAnnealingWarmRestarts,
     OneCycle,
@@ -90,15 +90,11 @@ def _searchable_optimizers() -> list[str]:
     return [e.name for e in list_entries("optimizer") if "optimizer" not in e.example]
 
 
-def _normalized(name: str) -> str:
-    return name.replace("_", "").replace("-", "").lower()
-
-
 def _optimizer_family(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise ValueError(f"`optimizers` entries must be non-empty strings. Received: {name!r}")
     for family, class_name in KERAS_OPTIMIZER_CLASSES.items():
-        if _normalized(name) == _normalized(family):
+        if normalized_name(name) == normalized_name(family):
             if not hasattr(keras.optimizers, class_name):
                 raise ValueError(
                     f"The optimizer family {family!r} needs keras.optimizers.{class_name}, which Keras "
