@@ -42,8 +42,17 @@ class StochasticWeightAveraging(keras.callbacks.Callback):
         verbose: 0: quiet; 1: print when the average is applied.
 
     Example:
-        >>> swa = StochasticWeightAveraging(start_epoch=15, update_batchnorm_with=x_train)  # doctest: +SKIP
-        >>> model.fit(x_train, y_train, epochs=20, callbacks=[swa])  # doctest: +SKIP
+        >>> import keras, numpy as np
+        >>> from keras_optkit.callbacks import StochasticWeightAveraging
+        >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.BatchNormalization(),
+        ...                           keras.layers.Dense(1)])
+        >>> model.compile(keras.optimizers.SGD(0.05), loss="mse")
+        >>> swa = StochasticWeightAveraging(start_epoch=2, update_batchnorm_with=x)
+        >>> _ = model.fit(x, y, epochs=5, batch_size=16, callbacks=[swa], verbose=0)
+        >>> swa.averaged_epochs  # the model now holds the mean of these epochs' weights, BatchNorm re-estimated
+        [2, 3, 4]
 
     References:
         Izmailov, Podoprikhin, Garipov, Vetrov & Wilson, "Averaging Weights Leads to Wider Optima and Better

@@ -25,7 +25,9 @@ class L2(TunableRegularizer):
         >>> import keras
         >>> regularizer = L2(1e-4)
         >>> layer = keras.layers.Dense(4, kernel_regularizer=regularizer)
-        >>> regularizer.l2.assign(1e-3)  # e.g. from a callback, or a keras-tuner trial
+        >>> _ = regularizer.l2.assign(1e-3)  # e.g. from a callback, or a keras-tuner trial
+        >>> round(float(regularizer(keras.ops.ones((2, 2)))), 6)  # 1e-3 * the sum of four squared ones
+        0.004
     """
 
     strength_names = ("l2",)
