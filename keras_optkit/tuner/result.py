@@ -168,12 +168,27 @@ class TuningResult:
         rows.sort(key=lambda r: missing if r["score"] is None else r["score"], reverse=reverse)
         return rows
 
-    def summary(self, limit: int = 10) -> str:
-        """A printable table of the best ``limit`` trials."""
+    def summary(self, limit: int | None = None) -> str:
+        """A printable table of every trial, best first, or of the best ``limit`` trials.
+
+        Args:
+            limit: How many trials to show (an int >= 1); None (the default) shows them all. When some are left
+                out, the last line says how many.
+
+        Raises:
+            TypeError: ``limit`` is not an int or None.
+            ValueError: ``limit`` is below 1.
+        """
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise TypeError(f"`limit` must be an int >= 1 or None. Received: limit={limit!r}")
+        if limit is not None and limit < 1:
+            raise ValueError(f"`limit` must be an int >= 1 or None. Received: limit={limit!r}")
         columns = ("trial_id", "score", "optimizer", "schedule", "learning_rate", "weight_decay", "l2", "epochs")
         lines = [f"objective: {self.objective.name} ({self.objective.direction})",
                  "  ".join(f"{c:>13}" for c in columns)]
-        for row in self.table()[:limit]:
+        rows = self.table()
+        shown = rows if limit is None else rows[:limit]
+        for row in shown:
             cells = []
             for column in columns:
                 value = row.get(column)
@@ -182,6 +197,8 @@ class TuningResult:
                 else:
                     cells.append(f"{'' if value is None else value!s:>13}")
             lines.append("  ".join(cells))
+        if len(shown) < len(rows):
+            lines.append(f"({len(rows) - len(shown)} more trial(s) not shown: summary(limit=None) shows all)")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
