@@ -1,16 +1,20 @@
-"""`keras-optkit find-lr`: the learning-rate range test on a CSV file or on scikit-learn's digits."""
+"""`keras-optkit find-lr`: the learning-rate range test on a CSV file or on scikit-learn's digits.
+
+The file and data checks need only NumPy, so the command runs them before Keras (and its backend) is imported:
+a bad argument is refused in a fraction of a second. Keras is imported by the functions that build the model.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
-from keras_optkit._registry import get_entry, list_entries, normalized_name
+if TYPE_CHECKING:
+    import keras
 
 
 def load_csv(path: str, label: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -93,8 +97,12 @@ def infer_task(labels: np.ndarray, task: str) -> str:
     return "classification" if integral and labels.max() < 100 else "regression"
 
 
-def build_model(features: int, labels: np.ndarray, task: str, hidden: int, optimizer: str, seed: int) -> Any:
+def build_model(
+    features: int, labels: np.ndarray, task: str, hidden: int, optimizer: str, seed: int
+) -> keras.Model:
     """An MLP with one hidden layer, compiled for ``task`` with a registered or Keras optimizer by name."""
+    import keras
+
     keras.utils.set_random_seed(seed)
     if task == "classification":
         classes = int(labels.max()) + 1
@@ -110,8 +118,10 @@ def build_model(features: int, labels: np.ndarray, task: str, hidden: int, optim
 KERAS_WRAPPERS = ("LossScaleOptimizer", "MultiOptimizer")
 
 
-def keras_optimizer_classes() -> dict[str, type]:
+def keras_optimizer_classes() -> dict[str, type[keras.optimizers.Optimizer]]:
     """Keras's optimizers that can be built from a name alone: class name -> class."""
+    import keras
+
     classes = {}
     for name in dir(keras.optimizers):
         value = getattr(keras.optimizers, name)
@@ -129,6 +139,8 @@ def resolve_optimizer(name: str) -> keras.optimizers.Optimizer:
     Names match case-insensitively, without ``_`` or ``-``. Keras's classes are looked up directly, not through
     ``keras.optimizers.get``, which misses some (``Lamb`` in Keras 3.15) and fails with a KeyError on wrappers.
     """
+    from keras_optkit._registry import get_entry, list_entries, normalized_name
+
     try:
         return get_entry("optimizer", name).build()
     except ValueError:
