@@ -9,7 +9,8 @@
 # (`WarmupCosineDecay`), next to plain Adam at a constant rate as a baseline, and plots the training curves and
 # the learning rate of every step.
 #
-# Set `KERAS_OPTKIT_QUICK=1` for a few-second smoke run, and `KERAS_OPTKIT_OUT` to choose where figures go.
+# Set `KERAS_OPTKIT_QUICK=1` for a few-second smoke run, and `KERAS_OPTKIT_OUT` to choose where figures go
+# (default: `examples_output/`).
 
 # %%
 import os
@@ -25,7 +26,7 @@ from keras_optkit.schedules import WarmupCosineDecay, schedule_values
 from keras_optkit.viz import plot_schedule
 
 QUICK = os.environ.get("KERAS_OPTKIT_QUICK") == "1"
-OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "."))
+OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "examples_output"))  # ignored by git
 OUT.mkdir(parents=True, exist_ok=True)
 SEED = 0
 keras.utils.set_random_seed(SEED)

@@ -12,7 +12,8 @@
 # 3. joins schedules end to end with `SequentialSchedule`, and checks one joined schedule against the built-in
 #    schedule it imitates.
 #
-# Nothing is trained here, so it runs in a few seconds. `KERAS_OPTKIT_OUT` chooses where figures go.
+# Nothing is trained here, so it runs in a few seconds. `KERAS_OPTKIT_OUT` chooses where figures go
+# (default: `examples_output/`).
 
 # %%
 import math
@@ -35,7 +36,7 @@ from keras_optkit.schedules import (
 from keras_optkit.viz import plot_schedule
 
 QUICK = os.environ.get("KERAS_OPTKIT_QUICK") == "1"
-OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "."))
+OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "examples_output"))  # ignored by git
 OUT.mkdir(parents=True, exist_ok=True)
 keras.utils.set_random_seed(0)
 

@@ -10,7 +10,8 @@
 # scikit-learn's bundled digits, read its suggestions, train at the `valley` rate held constant, and train a
 # `OneCycle` schedule peaking at the `minimum` suggestion.
 #
-# Set `KERAS_OPTKIT_QUICK=1` for a few-second smoke run, and `KERAS_OPTKIT_OUT` to choose where figures go.
+# Set `KERAS_OPTKIT_QUICK=1` for a few-second smoke run, and `KERAS_OPTKIT_OUT` to choose where figures go
+# (default: `examples_output/`).
 
 # %%
 import os
@@ -25,7 +26,7 @@ from keras_optkit.demo import build_digits_model, load_digits_split
 from keras_optkit.schedules import OneCycle
 
 QUICK = os.environ.get("KERAS_OPTKIT_QUICK") == "1"
-OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "."))
+OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "examples_output"))  # ignored by git
 OUT.mkdir(parents=True, exist_ok=True)
 SEED = 0
 keras.utils.set_random_seed(SEED)

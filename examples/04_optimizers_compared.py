@@ -23,7 +23,7 @@ from keras_optkit.demo import build_digits_model, load_digits_split
 from keras_optkit.optimizers import ADOPT, AdaBelief, Adan, Lookahead, RAdam, Ranger, Yogi
 
 QUICK = os.environ.get("KERAS_OPTKIT_QUICK") == "1"
-OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "."))
+OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "examples_output"))  # ignored by git
 OUT.mkdir(parents=True, exist_ok=True)
 
 SEED = 0

@@ -25,7 +25,7 @@ from keras_optkit.regularizers import apply_regularization
 from keras_optkit.tuner import SearchSpace, tune
 
 QUICK = os.environ.get("KERAS_OPTKIT_QUICK") == "1"
-OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "."))
+OUT = pathlib.Path(os.environ.get("KERAS_OPTKIT_OUT", "examples_output"))  # ignored by git
 OUT.mkdir(parents=True, exist_ok=True)
 
 SEED = 0
