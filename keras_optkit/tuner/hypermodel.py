@@ -82,6 +82,10 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
             divergence handling.
         seed: Base seed of the weight initialization.
         jit_compile: Passed to ``compile``.
+        budget: An :class:`EpochBudget` every trial's training batches are counted in (and stopped by, once its
+            limit is reached); a fresh unlimited one when None.
+        verbose: 1 prints one line per finished trial (its recipe, score and epochs, and the best so far);
+            0 prints nothing.
     """
 
     def __init__(
@@ -97,6 +101,8 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
         objective: Any = "val_loss",
         seed: int = 0,
         jit_compile: Any = "auto",
+        budget: EpochBudget | None = None,
+        verbose: int = 0,
     ) -> None:
         super().__init__(name="optimization_hypermodel", tunable=True)
         if not callable(build_model):
@@ -127,6 +133,12 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
         self.seed = check.check_int("seed", seed, minimum=0)
         self.jit_compile = jit_compile
         self._takes_hp = _takes_hp(build_model)
+        if budget is not None and not isinstance(budget, EpochBudget):
+            raise TypeError(f"`budget` must be an EpochBudget or None. Received: budget={budget!r}")
+        self.budget = budget if budget is not None else EpochBudget()
+        self.verbose = check.check_int("verbose", verbose, minimum=0)
+        self._finished = 0
+        self._best: tuple[float, int] | None = None
 
     # ---- keras-tuner interface ---------------------------------------------------------------------------
 
@@ -153,9 +165,40 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
             if not optimizer.built:
                 optimizer.build(model.trainable_variables)
             optimizer.iterations.assign(initial_epoch * self.steps_for(self._trial_values(hp)))
+        batch_cost = 1.0 / self.steps_for(self._trial_values(hp))
+        if not self.budget.fits(batch_cost):
+            raise keras_tuner.errors.FailedTrialError(
+                f"The epoch budget is spent: {self.budget.used:.4g} of budget_epochs={self.budget.limit:g}."
+            )
         guard = DivergenceGuard(self.objective)
-        kwargs["callbacks"] = [guard] + list(kwargs.get("callbacks") or [])
-        return model.fit(*args, **kwargs)
+        counter = BudgetCounter(self.budget, batch_cost)
+        kwargs["callbacks"] = [guard, counter] + list(kwargs.get("callbacks") or [])
+        history = model.fit(*args, **kwargs)
+        self._report(values, history, counter.batches * batch_cost)
+        return history
+
+    def _report(self, values: dict[str, Any], history: Any, epochs: float) -> None:
+        """Keeps the best score so far and, with ``verbose``, prints one line for the trial just finished."""
+        self._finished += 1
+        name = self.objective.name
+        scores = [float(v) for v in (getattr(history, "history", None) or {}).get(name, [])]
+        scores = [v for v in scores if math.isfinite(v)]
+        maximize = self.objective.direction == "max"
+        score = (max if maximize else min)(scores) if scores else None
+        if score is not None and (
+            self._best is None or (score > self._best[0] if maximize else score < self._best[0])
+        ):
+            self._best = (score, self._finished)
+        if not self.verbose:
+            return
+        scored = "no score" if score is None else f"{name} {score:.4g}"
+        best = "none yet" if self._best is None else f"{self._best[0]:.4g} (trial {self._best[1]})"
+        limit = "" if self.budget.limit is None else f" of {self.budget.limit:g}"
+        print(
+            f"trial {self._finished}: {describe_recipe(values)} -> {scored} in {epochs:.3g} epochs; "
+            f"best so far {best}; {self.budget.used:.3g}{limit} epochs used",
+            flush=True,
+        )
 
     # ---- helpers -------------------------------------------------------------------------------------------
 
@@ -277,3 +320,73 @@ class DivergenceGuard(keras.callbacks.Callback):
                 logs[key] = min(worst, 0.0) if worst is not None else 0.0
             else:
                 logs[key] = DIVERGED_FACTOR * abs(worst) if worst else DIVERGED_FALLBACK
+
+
+def describe_recipe(values: dict[str, Any]) -> str:
+    """A trial's recipe on one line: optimizer, schedule, learning rate, and the strengths that are on."""
+    optimizer = values.get("optimizer", "?")
+    parts = [str(optimizer), str(values.get("schedule", "?"))]
+    rate = values.get(f"{optimizer}/learning_rate")
+    if rate is not None:
+        parts.append(f"lr {float(rate):.3g}")
+    if optimizer == "sgd" and "sgd/momentum" in values:
+        parts.append(f"momentum {float(values['sgd/momentum']):.3g}")
+    if optimizer == "adamw" and "adamw/weight_decay" in values:
+        parts.append(f"weight decay {float(values['adamw/weight_decay']):.3g}")
+    for name, label in (("weight_decay", "weight decay"), ("l1", "l1"), ("l2", "l2")):
+        if values.get(f"{name}/on") and name in values:
+            parts.append(f"{label} {float(values[name]):.3g}")
+    if "batch_size" in values:
+        parts.append(f"batch {values['batch_size']}")
+    return ", ".join(parts)
+
+
+class EpochBudget:
+    """Training epochs a search has spent, against an optional hard limit.
+
+    An epoch is one pass over the full training set: a batch costs ``1 / steps_per_epoch`` of an epoch at its
+    batch size, whether it belongs to a trial or to a learning-rate range test. Validation and evaluation
+    passes are not counted (they do not train).
+
+    Args:
+        limit: The most epochs the search may spend (> 0), or None for no limit (the epochs are still counted).
+    """
+
+    def __init__(self, limit: float | None = None) -> None:
+        self.limit = None if limit is None else check.check_positive("budget_epochs", limit)
+        self.used = 0.0
+
+    def remaining(self) -> float:
+        """Epochs left (``inf`` without a limit)."""
+        return math.inf if self.limit is None else max(self.limit - self.used, 0.0)
+
+    def fits(self, epochs: float) -> bool:
+        """Whether ``epochs`` more can be spent without going over the limit."""
+        # The tolerance absorbs the rounding of summed batch fractions (1/steps_per_epoch each).
+        return self.limit is None or self.used + epochs <= self.limit * (1.0 + 1e-9)
+
+    def spend(self, epochs: float) -> None:
+        self.used += float(epochs)
+
+    def __repr__(self) -> str:
+        return f"EpochBudget(used={self.used:.4g}, limit={self.limit!r})"
+
+
+class BudgetCounter(keras.callbacks.Callback):
+    """Counts each training batch in an :class:`EpochBudget` and stops training when the next batch would
+    not fit in it.
+
+    Keras runs at least one batch per ``fit``: the caller checks that one fits before calling ``fit``.
+    """
+
+    def __init__(self, budget: EpochBudget, batch_cost: float) -> None:
+        super().__init__()
+        self.budget = budget
+        self.batch_cost = float(batch_cost)
+        self.batches = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.batches += 1
+        self.budget.spend(self.batch_cost)
+        if not self.budget.fits(self.batch_cost):
+            self.model.stop_training = True

@@ -12,11 +12,19 @@ import keras
 import keras_tuner
 
 from keras_optkit import _validation as check
-from keras_optkit.tuner.hypermodel import OptimizationHyperModel, objective_names
+from keras_optkit.tuner.hypermodel import EpochBudget, OptimizationHyperModel, objective_names
 from keras_optkit.tuner.result import TuningResult
-from keras_optkit.tuner.search_space import SearchSpace
+from keras_optkit.tuner.search_space import LogRange, SearchSpace
 
 TUNERS = ("hyperband", "bayesian", "random", "grid")
+#: The tuner of a search given a ``budget_epochs`` and no ``tuner`` (chosen on benchmarks/lr_panel.py's panel).
+BUDGET_TUNER = "random"
+#: Under a budget, the range tests together take at most this share of it (fewer steps each when needed).
+FINDER_BUDGET_SHARE = 0.2
+#: ... and a range test is skipped (the ranges stay as given) when it would get fewer steps than this.
+FINDER_MIN_STEPS = 20
+#: Schedule families whose peak ``LRFinderResult.suggest`` knows, in the order the first trials use them.
+_SUGGESTED_SCHEDULES = {"one_cycle": "one_cycle", "warmup_cosine": "cosine", "constant": "constant"}
 # Arguments keras-tuner would let override what this function searches or sets up.
 _RESERVED_TUNER_ARGUMENTS = ("optimizer", "hypermodel", "max_epochs")
 
@@ -53,7 +61,7 @@ def tune(
     *,
     validation_data: Any = None,
     search_space: SearchSpace | None = None,
-    tuner: str = "hyperband",
+    tuner: str | None = None,
     max_trials: int = 10,
     epochs: int = 10,
     batch_size: int = 32,
@@ -69,16 +77,28 @@ def tune(
     overwrite: bool = True,
     seed: int = 0,
     jit_compile: Any = "auto",
-    verbose: int = 0,
+    budget_epochs: float | None = None,
+    verbose: int = 1,
     **tuner_kwargs: Any,
 ) -> TuningResult:
     """Searches the optimization recipe of ``build_model``'s model and returns the result.
 
     The search covers the optimizer, learning rate, schedule, weight decay, L1/L2 strength and optionally batch
     size of ``search_space``. With ``narrow_lr_with_finder``, a learning-rate range test
-    (:func:`keras_optkit.callbacks.find_lr`, on a copy of the model, per optimizer family) first centres each
-    family's learning-rate range on the finder's ``valley`` suggestion, with a ratio of ``finder_span`` between
-    its ends: fewer trials are spent on rates that diverge or crawl.
+    (:func:`keras_optkit.callbacks.find_lr`, on a copy of the model, per optimizer family) first narrows each
+    family's learning-rate range to the rates :meth:`LRFinderResult.suggest` gives for the searched schedules,
+    widened by a factor ``sqrt(finder_span)`` on each side: fewer trials are spent on rates that diverge or crawl.
+
+    With ``budget_epochs``, the search is held to that many epochs of the full training set, range tests and
+    every trial included (each batch counts ``1 / steps_per_epoch``; validation passes are not counted): the
+    range tests take at most a fifth of it (:data:`FINDER_BUDGET_SHARE`, fewer steps each, or none when a test
+    would get fewer than :data:`FINDER_MIN_STEPS`), a trial starts only while at least one epoch is left, and
+    the trial running when the budget runs out is stopped after the last batch that fits. Without a ``tuner``,
+    such a search is a random search (:data:`BUDGET_TUNER`) whose first trials are the range tests' suggestions
+    (per optimizer family, OneCycle at ``suggest("one_cycle")``, or the first searched schedule it knows): on
+    benchmarks/lr_panel.py's problems this reached a 30-trial random search's best score for a third of its
+    epochs more often than Hyperband under the same budget (benchmarks/README.md). The search also ends at
+    ``max_trials``. :attr:`TuningResult.epochs_used` says what was spent, with or without a budget.
 
     It absorbs keras-tuner 1.4.8's traps: ``seed=0`` is a real seed (keras-tuner treats 0 as "no seed"; the
     oracle gets ``seed + 1``); diverged trials get a finite, bad score; Hyperband's continued trials continue
@@ -94,7 +114,8 @@ def tune(
         x, y: Training data: arrays (``y`` given), a ``tf.data.Dataset`` or a ``keras.utils.PyDataset``.
         validation_data: Passed to ``fit``; needed for a ``val_*`` objective (a ValueError without it).
         search_space: A :class:`SearchSpace` (default ``SearchSpace()``).
-        tuner: ``"hyperband"``, ``"bayesian"``, ``"random"`` or ``"grid"``.
+        tuner: ``"hyperband"``, ``"bayesian"``, ``"random"`` or ``"grid"``; None: ``"hyperband"``, or
+            :data:`BUDGET_TUNER` with ``budget_epochs``.
         max_trials: Trials for the Bayesian, random and grid tuners (Hyperband sizes itself from ``epochs``).
         epochs: Epochs of a full trial (Hyperband's ``max_epochs``).
         batch_size: Batch size for array data when the space does not search it.
@@ -110,7 +131,10 @@ def tune(
             None).
         seed: Seeds the oracle and each trial's weights: the same seed gives the same trials on one machine.
         jit_compile: Passed to ``compile``.
-        verbose: 0 silent, 1 keras-tuner's progress, 2 also Keras's.
+        budget_epochs: The most epochs of the full training set the whole search may train (>= 1), range tests
+            included; None: no limit.
+        verbose: 1 (default) prints one line per range test and per finished trial (its recipe, score and
+            epochs, and the best so far); 2 also keras-tuner's and Keras's progress; 0 prints nothing.
         **tuner_kwargs: Passed to the keras-tuner tuner (``factor``, ``hyperband_iterations``,
             ``num_initial_points``, ``executions_per_trial``, ...).
 
@@ -118,9 +142,26 @@ def tune(
         A :class:`TuningResult`.
 
     Raises:
-        ValueError: For a bad argument, or an ``objective`` the trials do not log (naming the metrics they do).
+        ValueError: For a bad argument, an ``objective`` the trials do not log (naming the metrics they do), or
+            a ``budget_epochs`` in keras-tuner's distributed mode (each process would count only its own
+            trials).
     """
+    budget = EpochBudget(budget_epochs)
+    if budget.limit is not None and budget.limit < 1.0:
+        raise ValueError(
+            f"`budget_epochs` must be >= 1: a trial starts only while a full epoch is left. "
+            f"Received: budget_epochs={budget_epochs!r}"
+        )
+    if budget.limit is not None and os.environ.get("KERASTUNER_TUNER_ID"):
+        raise ValueError(
+            "`budget_epochs` is not supported in keras-tuner's distributed mode: each process would count only "
+            f"its own trials. Received: budget_epochs={budget_epochs!r}, KERASTUNER_TUNER_ID="
+            f"{os.environ['KERASTUNER_TUNER_ID']!r}"
+        )
+    if tuner is None:
+        tuner = BUDGET_TUNER if budget.limit is not None else "hyperband"
     tuner_name = check.check_choice("tuner", tuner, TUNERS)
+    verbose = check.check_int("verbose", verbose, minimum=0)
     max_trials = check.check_int("max_trials", max_trials, minimum=1)
     epochs = check.check_int("epochs", epochs, minimum=1)
     batch_size = check.check_int("batch_size", batch_size, minimum=1)
@@ -163,6 +204,8 @@ def tune(
         objective=objective,
         seed=seed,
         jit_compile=jit_compile,
+        budget=budget,
+        verbose=verbose,
     )
     validation_names = [name for name in objective_names(hypermodel.objective) if name.startswith("val_")]
     if validation_data is None and validation_names:
@@ -175,7 +218,7 @@ def tune(
     finder_results = {}
     if narrow_lr_with_finder:
         finder_results = narrow_learning_rates(
-            hypermodel, x, y, batch_size=batch_size, span=finder_span, num_steps=finder_steps
+            hypermodel, x, y, batch_size=batch_size, span=finder_span, num_steps=finder_steps, verbose=verbose
         )
 
     if directory is None:
@@ -201,6 +244,12 @@ def tune(
         engine = keras_tuner.RandomSearch(max_trials=max_trials, **common)
     else:
         engine = keras_tuner.GridSearch(max_trials=max_trials, **common)
+
+    first_trials = []
+    if finder_results and tuner_name in ("random", "bayesian"):
+        first_trials = suggested_trials(hypermodel.search_space, finder_results)
+    if budget.limit is not None or first_trials:
+        _steer_oracle(engine.oracle, budget, first_trials)
 
     callbacks = list(callbacks or [])
     for callback in callbacks:
@@ -228,13 +277,29 @@ def narrow_learning_rates(
     batch_size: int,
     span: float,
     num_steps: int,
+    verbose: int = 0,
 ) -> dict[str, Any]:
     """Runs one learning-rate range test per optimizer family of ``hypermodel``'s space (constant rate, no
-    regularization) and narrows each family's range to ``span`` around the ``valley`` suggestion, inside the
-    original range. Returns ``{family: LRFinderResult}``; the hypermodel's space is replaced in place."""
+    regularization) and narrows each family's range to the rates ``LRFinderResult.suggest`` gives for the
+    searched schedules, widened by ``sqrt(span)`` on each side, inside the original range.
+
+    The tests' batches are counted in ``hypermodel.budget``; under a limit they take at most
+    :data:`FINDER_BUDGET_SHARE` of it (fewer steps each), and none run when a test would get fewer than
+    :data:`FINDER_MIN_STEPS` steps. Returns ``{family: LRFinderResult}``; the hypermodel's space is replaced in
+    place.
+    """
     from keras_optkit.callbacks import find_lr
 
     space = hypermodel.search_space
+    budget = hypermodel.budget
+    steps_per_epoch = hypermodel.steps_for({"batch_size": batch_size})
+    if budget.limit is not None:
+        share = FINDER_BUDGET_SHARE * budget.remaining() * steps_per_epoch / len(space.optimizers)
+        num_steps = min(num_steps, int(share))
+        if num_steps < FINDER_MIN_STEPS:
+            return {}
+    schedules = [_SUGGESTED_SCHEDULES.get(family, "constant") for family in space.schedules]
+    half = math.sqrt(span)
     results, ranges = {}, {}
     for family in space.optimizers:
         bounds = space.learning_rate_ranges[family]
@@ -248,12 +313,86 @@ def narrow_learning_rates(
             model, x, y, batch_size=batch_size,
             start_lr=bounds.low / 100.0, end_lr=bounds.high * 100.0, num_steps=num_steps,
         )
+        cost = len(result.learning_rates) / steps_per_epoch
+        budget.spend(cost)
         results[family] = result
-        center = result.valley
-        if center is None or not math.isfinite(center):
+        suggested = {schedule: _suggestion(result, schedule) for schedule in dict.fromkeys(schedules)}
+        suggestions = [rate for rate in suggested.values() if rate is not None]
+        if verbose:
+            shown = ", ".join(f"{name} {rate:.3g}" for name, rate in suggested.items() if rate is not None)
+            print(
+                f"range test {family}: {len(result.learning_rates)} steps ({cost:.3g} epochs), suggested "
+                f"{shown or 'nothing (no usable loss curve)'}; {budget.used:.3g} epochs used",
+                flush=True,
+            )
+        if not suggestions:
             continue
-        center = min(max(center, bounds.low), bounds.high)
-        ranges[family] = bounds.narrowed(center, span)
+        low = min(max(min(suggestions) / half, bounds.low), bounds.high)
+        high = max(min(max(suggestions) * half, bounds.high), bounds.low)
+        if low < high:
+            ranges[family] = LogRange(low, high, bounds.include_zero)
     hypermodel.search_space = space.with_learning_rates(ranges)
     keras.backend.clear_session()
     return results
+
+
+def _suggestion(result: Any, schedule: str) -> float | None:
+    try:
+        rate = float(result.suggest(schedule))
+    except ValueError:  # a flat curve: nothing to read
+        return None
+    return rate if math.isfinite(rate) and rate > 0 else None
+
+
+def suggested_trials(space: SearchSpace, finder_results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hyperparameter values of the first trials of a search: for each optimizer family with a range test,
+    its suggested rate (inside the family's range) for the first searched schedule ``suggest`` knows, in the
+    order of :data:`_SUGGESTED_SCHEDULES`, with default momentum, warmup and decay and regularization off."""
+    known = [family for family in _SUGGESTED_SCHEDULES if family in space.schedules]
+    if not known:
+        return []
+    schedule = known[0]
+    trials = []
+    for family, result in finder_results.items():
+        rate = _suggestion(result, _SUGGESTED_SCHEDULES[schedule])
+        if rate is None:
+            continue
+        bounds = space.learning_rate_ranges[family]
+        values: dict[str, Any] = {
+            "optimizer": family,
+            f"{family}/learning_rate": min(max(rate, bounds.low), bounds.high),
+            "schedule": schedule,
+        }
+        if family == "sgd":
+            values["sgd/momentum"] = 0.9
+        if schedule == "one_cycle":
+            values["one_cycle/pct_start"] = 0.3
+        if schedule == "warmup_cosine":
+            values["warmup_cosine/warmup_fraction"] = 0.1
+        if family == "adamw":
+            decay = space.weight_decay_range or LogRange(1e-5, 1e-2)
+            values["adamw/weight_decay"] = min(max(0.004, decay.low), decay.high)
+        elif space.weight_decay_range is not None:
+            values["weight_decay/on"] = False
+        for name, bounds_of in (("l1", space.l1_range), ("l2", space.l2_range)):
+            if bounds_of is not None:
+                values[f"{name}/on"] = False
+        trials.append(values)
+    return trials
+
+
+def _steer_oracle(oracle: Any, budget: EpochBudget, first_trials: list[dict[str, Any]]) -> None:
+    """Makes ``oracle`` stop the search once less than an epoch of ``budget`` is left, and hand out
+    ``first_trials`` before its own picks."""
+    pick = oracle.populate_space
+    queue = list(first_trials)
+    status = keras_tuner.engine.trial.TrialStatus
+
+    def populate_space(trial_id: str) -> dict[str, Any]:
+        if not budget.fits(1.0):
+            return {"status": status.STOPPED, "values": None}
+        if queue:
+            return {"status": status.RUNNING, "values": queue.pop(0)}
+        return pick(trial_id)
+
+    oracle.populate_space = populate_space
