@@ -103,6 +103,13 @@ class TuningResult:
     def objective(self) -> Any:
         return self.tuner.oracle.objective
 
+    @property
+    def epochs_used(self) -> float:
+        """Epochs of the full training set the search trained: range tests and every trial, a batch counting
+        ``1 / steps_per_epoch`` (validation passes not counted). At most ``budget_epochs`` when one was given."""
+        budget = getattr(self.hypermodel, "budget", None)
+        return 0.0 if budget is None else float(budget.used)
+
     def best_trial(self) -> Any:
         """The best completed, scored keras-tuner trial.
 
