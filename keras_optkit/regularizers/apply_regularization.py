@@ -156,7 +156,16 @@ def apply_regularization(
     touched: list[str] = []
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
-        copy = layer.__class__.from_config(layer.get_config())
+        config = layer.get_config()
+        if chosen(layer):
+            # A regularizer about to be replaced is not rebuilt from the config first: a tunable one would leave
+            # its strength variable behind in the copy's weights.
+            replaced = [(a, kernel) for a in _KERNEL_ATTRIBUTES] + [("bias_regularizer", bias),
+                                                                    ("activity_regularizer", activity)]
+            for attribute, value in replaced:
+                if value is not None and attribute in config:
+                    config[attribute] = None
+        copy = layer.__class__.from_config(config)
         source_layers[copy.name] = layer
         if not chosen(layer):
             return copy
