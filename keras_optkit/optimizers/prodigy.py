@@ -108,7 +108,7 @@ class Prodigy(Optimizer):
         >>> from keras_optkit.optimizers import Prodigy
         >>> optimizer = Prodigy()  # no learning rate to tune
         >>> x = keras.Variable([3.0, -2.0])
-        >>> for _ in range(300):  # minimise |x|^2 / 2, whose gradient is x
+        >>> for _ in range(100):  # minimise |x|^2 / 2, whose gradient is x
         ...     optimizer.apply([keras.ops.convert_to_tensor(x)], [x])
         >>> float(keras.ops.max(keras.ops.abs(x))) < 0.05
         True
