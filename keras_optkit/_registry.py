@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import keras
 
-KINDS = ("optimizer", "schedule", "regularizer", "callback")
+KINDS = ("optimizer", "schedule", "regularizer", "callback", "sparsity_schedule")
 PACKAGE = "keras_optkit"
 
 _T = TypeVar("_T", bound=type)
@@ -29,7 +29,8 @@ class RegistryEntry:
 
     Attributes:
         name: The class name, e.g. ``"OneCycle"``.
-        kind: One of ``"optimizer"``, ``"schedule"``, ``"regularizer"``, ``"callback"``.
+        kind: One of ``"optimizer"``, ``"schedule"``, ``"regularizer"``, ``"callback"``,
+            ``"sparsity_schedule"`` (step -> fraction of weights pruned; not learning-rate schedules).
         cls: The class itself.
         description: A one-line description.
         example: Constructor arguments of a small, valid instance (used by the CLI and the tests).
