@@ -9,7 +9,9 @@ Three facts about Keras 3 shape everything here:
   compiled step when it is traced, so changing it takes a new trace. `Callback.model` syncs the JAX state back into
   the variables before a callback reads it, and the trainer re-reads the variables after a callback touched them.
 * Wrapping optimizers (Keras's `LossScaleOptimizer`, this package's wrappers) forward `learning_rate` to the
-  optimizer they wrap, which is the one that owns it.
+  optimizer they wrap, which is the one that owns it. Keras's `MultiOptimizer` has no learning rate of its own
+  (its `learning_rate` raises): each of its sub-optimizers owns one, and a callback that changes "the" rate
+  changes each of them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,65 @@ def innermost_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimize
     while getattr(optimizer, "inner_optimizer", None) is not None:
         optimizer = optimizer.inner_optimizer
     return optimizer
+
+
+_MultiOptimizer = getattr(keras.optimizers, "MultiOptimizer", None)  # Keras >= 3.11
+
+
+def is_multi_optimizer(optimizer: keras.optimizers.Optimizer) -> bool:
+    """Whether ``optimizer`` (after its wrappers are peeled off) is a Keras ``MultiOptimizer``."""
+    return _MultiOptimizer is not None and isinstance(innermost_optimizer(optimizer), _MultiOptimizer)
+
+
+def rate_owners(optimizer: keras.optimizers.Optimizer) -> list[keras.optimizers.Optimizer]:
+    """The optimizers that own a learning rate: the innermost one, or each sub-optimizer of a ``MultiOptimizer``.
+
+    A ``MultiOptimizer`` given a selector function learns its sub-optimizers when it is built: build it first
+    (:func:`ensure_optimizer_built`).
+    """
+    optimizer = innermost_optimizer(optimizer)
+    if is_multi_optimizer(optimizer):
+        return [innermost_optimizer(sub) for sub in optimizer.optimizers]
+    return [optimizer]
+
+
+def learning_rate_logs(optimizer: keras.optimizers.Optimizer) -> dict[str, float]:
+    """The current rate(s) as log entries: ``learning_rate``, or ``learning_rate_<i>`` for the i-th sub-optimizer
+    of a ``MultiOptimizer`` (in the order of its ``optimizers``)."""
+    owners = rate_owners(optimizer)
+    if is_multi_optimizer(optimizer):
+        return {f"learning_rate_{i}": current_learning_rate(owner) for i, owner in enumerate(owners)}
+    return {"learning_rate": current_learning_rate(owners[0])}
+
+
+def check_rate_sources(optimizer: keras.optimizers.Optimizer, owner: str) -> None:
+    """A ``TypeError`` naming ``owner`` unless every rate is a float (a variable) or a schedule."""
+    for rate_owner in rate_owners(optimizer):
+        source = rate_owner._learning_rate
+        if not isinstance(source, (keras.Variable, _Schedule)):
+            raise TypeError(
+                f"{owner} needs a learning rate given as a float or a LearningRateSchedule. "
+                f"Received: learning_rate={source!r}"
+            )
+
+
+def refuse_multi_optimizer(optimizer: keras.optimizers.Optimizer, owner: str, instead: str) -> None:
+    """A ``ValueError`` naming ``owner`` when ``optimizer`` is a ``MultiOptimizer``; ``instead`` says what to do."""
+    if is_multi_optimizer(optimizer):
+        raise ValueError(
+            f"{owner} does not support Keras's MultiOptimizer: {instead} "
+            f"Received: optimizer={type(innermost_optimizer(optimizer)).__name__}"
+        )
+
+
+def gradient_accumulation_steps(optimizer: keras.optimizers.Optimizer) -> int | None:
+    """``gradient_accumulation_steps`` of ``optimizer`` or of any optimizer it wraps (``None`` if none has it)."""
+    while optimizer is not None:
+        steps = getattr(optimizer, "gradient_accumulation_steps", None)
+        if steps:
+            return steps
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    return None
 
 
 def compiled_optimizer(model: keras.Model, owner: str) -> keras.optimizers.Optimizer:
@@ -85,29 +146,34 @@ def set_learning_rate(model: keras.Model, value: float, owner: str) -> None:
     source.assign(value)
 
 
-def scale_learning_rate(model: keras.Model, factor: float, owner: str) -> float:
+def scale_learning_rate(
+    model: keras.Model, factor: float, owner: str, rate_owner: keras.optimizers.Optimizer | None = None
+) -> float:
     """Multiply the learning rate by ``factor`` and return the new current rate.
 
-    A float rate is a variable and is assigned in place. A schedule is wrapped once in a :class:`ScaledSchedule`
-    whose factor is multiplied on later calls; its shape is kept and the factor is saved with the optimizer. As a
-    schedule is read when the step is traced, this retraces the train step once per call.
+    The rate is that of ``rate_owner`` (one of :func:`rate_owners`), by default of the only one (a
+    ``MultiOptimizer`` must name which). A float rate is a variable and is assigned in place. A schedule is
+    wrapped once in a :class:`ScaledSchedule` whose factor is multiplied on later calls; its shape is kept and the
+    factor is saved with the optimizer. As a schedule is read when the step is traced, this retraces the train
+    step once per call.
     """
-    optimizer = compiled_optimizer(model, owner)
-    source = learning_rate_source(optimizer)
+    if rate_owner is None:
+        (rate_owner,) = rate_owners(compiled_optimizer(model, owner))
+    source = rate_owner._learning_rate
     if isinstance(source, keras.Variable):
         source.assign(ops.convert_to_numpy(source) * factor)
     elif isinstance(source, ScaledSchedule):
-        optimizer.learning_rate = ScaledSchedule(source.schedule, source.factor * factor)
+        rate_owner.learning_rate = ScaledSchedule(source.schedule, source.factor * factor)
         retrace_train_step(model)
     elif isinstance(source, _Schedule):
-        optimizer.learning_rate = ScaledSchedule(source, factor)
+        rate_owner.learning_rate = ScaledSchedule(source, factor)
         retrace_train_step(model)
     else:
         raise TypeError(
             f"{owner} can scale a float learning rate or a LearningRateSchedule, not "
             f"{type(source).__name__}. Received: learning_rate={source!r}"
         )
-    return current_learning_rate(optimizer)
+    return current_learning_rate(rate_owner)
 
 
 class StateSnapshot:

@@ -13,7 +13,9 @@ from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
     compiled_optimizer,
+    ensure_optimizer_built,
     innermost_optimizer,
+    is_multi_optimizer,
     retrace_train_step,
 )
 from keras_optkit.callbacks._step_hooks import attach_step_value, detach_step_value
@@ -26,6 +28,24 @@ def _optimizer_chain(optimizer: keras.optimizers.Optimizer) -> list[keras.optimi
     while getattr(chain[-1], "inner_optimizer", None) is not None:
         chain.append(chain[-1].inner_optimizer)
     return chain
+
+
+def _attribute_owners(optimizer: keras.optimizers.Optimizer, name: str) -> list[keras.optimizers.Optimizer]:
+    """The optimizers whose ``name`` the schedule drives: one, or each sub-optimizer of a ``MultiOptimizer``
+    that has ``name`` (a ``ValueError`` if none has it)."""
+    if not is_multi_optimizer(optimizer):
+        return [_attribute_owner(optimizer, name)]
+    owners, errors = [], []
+    for sub_optimizer in innermost_optimizer(optimizer).optimizers:
+        if not sub_optimizer.built:  # a sub-optimizer that got no variables is never stepped
+            continue
+        try:
+            owners.append(_attribute_owner(sub_optimizer, name))
+        except ValueError as error:
+            errors.append(str(error))
+    if not owners:
+        raise ValueError(f"No sub-optimizer of the MultiOptimizer can take `{name}`: {errors[0]}")
+    return owners
 
 
 def _attribute_owner(optimizer: keras.optimizers.Optimizer, name: str) -> keras.optimizers.Optimizer:
@@ -158,7 +178,7 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         self.schedule = schedule
         self.frequency = check.check_choice("frequency", frequency, ("step", "epoch"))
         self.verbose = check.check_int("verbose", verbose, minimum=0)
-        self._owner = None
+        self._owners: list = []
         self._counter = None
         self._hooks = None
         self._hook_ran = False
@@ -206,15 +226,18 @@ class HyperparameterScheduler(keras.callbacks.Callback):
                 )
             return
         name = self.hyperparameter
-        self._owner = _attribute_owner(optimizer, name)
-        if name == "momentum" and getattr(self._owner, name) == 0:
-            raise ValueError(
-                f"{type(self._owner).__name__} was created with momentum=0, so it keeps no momentum state and "
-                "ignores `momentum`. Create it with momentum > 0 (the schedule replaces the value). "
-                f"Received: hyperparameter={name!r}"
-            )
+        # A MultiOptimizer learns its sub-optimizers when it is built.
+        ensure_optimizer_built(model, type(self).__name__)
+        self._owners = _attribute_owners(optimizer, name)
+        for owner in self._owners:
+            if name == "momentum" and getattr(owner, name) == 0:
+                raise ValueError(
+                    f"{type(owner).__name__} was created with momentum=0, so it keeps no momentum state and "
+                    "ignores `momentum`. Create it with momentum > 0 (the schedule replaces the value). "
+                    f"Received: hyperparameter={name!r}"
+                )
         if self.frequency == "step":
-            self._hooks = attach_step_value(self._owner, name, self._step_tensor)
+            self._hooks = [attach_step_value(owner, name, self._step_tensor) for owner in self._owners]
             retrace_train_step(model)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -224,7 +247,8 @@ class HyperparameterScheduler(keras.callbacks.Callback):
                 self.model  # noqa: B018  (syncs JAX state so the trainer re-reads the assigned variable)
                 self.hyperparameter.assign(ops.cast(value, self.hyperparameter.dtype))
             else:
-                setattr(self._owner, self.hyperparameter, value)
+                for owner in self._owners:
+                    setattr(owner, self.hyperparameter, value)
                 if value != self._traced_value:
                     retrace_train_step(self.model)
                     self._traced_value = value
@@ -244,7 +268,7 @@ class HyperparameterScheduler(keras.callbacks.Callback):
             self._detach()
             raise RuntimeError(
                 f"HyperparameterScheduler could not reach `{self.hyperparameter}` of "
-                f"{type(self._owner).__name__}: the train step did not call its `apply` (an optimizer wrapper "
+                f"{', '.join(type(owner).__name__ for owner in self._owners)}: the train step did not call its `apply` (an optimizer wrapper "
                 "that steps it another way?). Schedule it with frequency='epoch' instead."
             )
 
@@ -261,12 +285,14 @@ class HyperparameterScheduler(keras.callbacks.Callback):
             return
         self._detach()
         if self._steps_run:
-            setattr(self._owner, self.hyperparameter, self._value_at(self._iterations() - 1))
+            for owner in self._owners:
+                setattr(owner, self.hyperparameter, self._value_at(self._iterations() - 1))
         # The compiled step still computes the schedule: a later fit must not reuse it.
         retrace_train_step(self.model)
 
     def _detach(self) -> None:
-        detach_step_value(self._owner, self._hooks, self.hyperparameter, self._step_tensor)
+        for owner, hooks in zip(self._owners, self._hooks, strict=True):
+            detach_step_value(owner, hooks, self.hyperparameter, self._step_tensor)
         self._hooks = None
 
     @classmethod

@@ -16,8 +16,10 @@ from keras_optkit.callbacks._control import (
     StateSnapshot,
     compiled_optimizer,
     ensure_optimizer_built,
+    gradient_accumulation_steps,
     innermost_optimizer,
     learning_rate_source,
+    refuse_multi_optimizer,
     retrace_train_step,
     set_learning_rate,
 )
@@ -203,6 +205,19 @@ class LRFinder(keras.callbacks.Callback):
                 "LRFinder changes the learning rate between batches and needs a model compiled "
                 f"with steps_per_execution=1. Received: steps_per_execution="
                 f"{model.steps_per_execution!r}"
+            )
+        refuse_multi_optimizer(
+            optimizer, "LRFinder",
+            "the range test sweeps one learning rate, and each sub-optimizer has its own. Run it on a model "
+            "compiled with one sub-optimizer (for the group whose rate you are choosing).",
+        )
+        accumulation = gradient_accumulation_steps(optimizer)
+        if accumulation:
+            raise ValueError(
+                "LRFinder changes the rate every batch, and an optimizer with gradient accumulation updates the "
+                "weights only every gradient_accumulation_steps batches. Run the range test without it, with a "
+                "batch size of batch_size * gradient_accumulation_steps (the same gradient per update). "
+                f"Received: gradient_accumulation_steps={accumulation!r}"
             )
         source = learning_rate_source(optimizer)
         if not isinstance(source, (keras.Variable, _Schedule)):

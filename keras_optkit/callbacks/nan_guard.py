@@ -13,10 +13,13 @@ from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
     StateSnapshot,
+    check_rate_sources,
     ensure_optimizer_built,
-    learning_rate_source,
+    rate_owners,
+    retrace_train_step,
     scale_learning_rate,
 )
+from keras_optkit.schedules.scaled_schedule import ScaledSchedule
 
 
 @register(
@@ -65,6 +68,8 @@ class NaNGuard(keras.callbacks.Callback):
         self._in_a_row = 0
         self._snapshot: StateSnapshot | None = None
         self._metric_values: list = []
+        self._carried = True
+        self._first_epoch: int | None = None
 
     def _save(self, model: keras.Model) -> None:
         self._snapshot = StateSnapshot(model)
@@ -81,13 +86,35 @@ class NaNGuard(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         model = self.model
-        ensure_optimizer_built(model, "NaNGuard")
+        optimizer = ensure_optimizer_built(model, "NaNGuard")
+        check_rate_sources(optimizer, "NaNGuard")
+        # A schedule is scaled by a ScaledSchedule, which the optimizer saves: wrap it now (at factor 1) so that a
+        # fit that resumes can tell a lowered rate it carries from a rate whose lowering was lost.
+        self._carried = True
+        for owner in rate_owners(optimizer):
+            source = owner._learning_rate
+            if isinstance(source, keras.optimizers.schedules.LearningRateSchedule) and not isinstance(
+                    source, ScaledSchedule):
+                self._carried = False
+                owner.learning_rate = ScaledSchedule(source, 1.0)
+                retrace_train_step(model)
+        self._first_epoch = None
         self.stopped = False
         self.recoveries = 0
         self._in_a_row = 0
         self._save(model)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+            if epoch > 0 and not self._carried:
+                raise ValueError(
+                    f"NaNGuard: this fit starts at epoch {epoch} (resumed by BackupAndRestore, or initial_epoch) "
+                    "with a learning-rate schedule that does not carry the guard's earlier reductions (they live "
+                    "in the optimizer's schedule, which a weights backup does not save): it would train at the "
+                    "unreduced rate. Continue from a `.keras` file saved after an epoch (it keeps the reduced "
+                    "schedule), or give the optimizer a float learning rate (saved with the weights)."
+                )
         # Keras resets the metrics at each epoch start: keep the good copy in step with that.
         model = self.model
         self._metric_values = [ops.copy(v.value) for v in model.metrics_variables]
@@ -104,11 +131,12 @@ class NaNGuard(keras.callbacks.Callback):
             return
         # The snapshot holds the learning-rate variable of a float rate too: keep the rate the guard already
         # lowered, so consecutive recoveries compound.
-        source = learning_rate_source(model.optimizer)
-        kept = ops.copy(source.value) if isinstance(source, keras.Variable) else None
+        owners = rate_owners(model.optimizer)
+        kept = [(owner._learning_rate, ops.copy(owner._learning_rate.value)) for owner in owners
+                if isinstance(owner._learning_rate, keras.Variable)]
         self._restore(model)
-        if kept is not None:
-            source.assign(kept)
+        for variable, value in kept:
+            variable.assign(value)
         if logs is not None:
             # Keras hands the same dict to the callbacks after this one (progress bar, CSVLogger,
             # TerminateOnNaN, ...): they see the restored running values, not the bad batch's.
@@ -127,10 +155,12 @@ class NaNGuard(keras.callbacks.Callback):
                 print(message)
             return
         self.recoveries += 1
-        rate = scale_learning_rate(model, self.backoff, "NaNGuard")
+        # Every rate owner (each sub-optimizer of a MultiOptimizer) backs off.
+        rates = [scale_learning_rate(model, self.backoff, "NaNGuard", rate_owner=owner) for owner in owners]
         if self.verbose:
+            shown = ", ".join(f"{rate:.6g}" for rate in rates)
             print(f"NaNGuard: non-finite loss at batch {batch}; restored the last good state, learning rate now "
-                  f"{rate:.6g} (retry {self._in_a_row} of {self.max_retries}).")
+                  f"{shown} (retry {self._in_a_row} of {self.max_retries}).")
 
     def on_train_end(self, logs: dict | None = None) -> None:
         # Drop the device copies: they are a model's worth of memory, and keras-tuner deep-copies callbacks.

@@ -10,8 +10,8 @@ from keras import ops
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
-    compiled_optimizer,
-    current_learning_rate,
+    ensure_optimizer_built,
+    learning_rate_logs,
     retrace_train_step,
 )
 from keras_optkit.callbacks._step_hooks import PREVIOUS_APPLY, STEP_HOOKS
@@ -37,13 +37,16 @@ def _gradient_target(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.
 class OptimizerMonitor(keras.callbacks.Callback):
     r"""Put the optimizer's vital signs into the logs, every ``log_every`` steps.
 
-    At every step :math:`s` (the optimizer's 0-based step index) with :math:`s \bmod` ``log_every`` :math:`= 0`,
+    At every step :math:`s` (the optimizer's 0-based batch index: with gradient accumulation, every batch counts,
+    not only those that update the weights) with :math:`s \bmod` ``log_every`` :math:`= 0`,
     the batch logs get:
 
-    * ``learning_rate``: the rate the step used (a schedule evaluated at :math:`s`);
+    * ``learning_rate``: the rate the step used (a schedule evaluated at :math:`s`); for Keras's
+      ``MultiOptimizer``, ``learning_rate_<i>`` for its i-th sub-optimizer;
     * ``weight_decay``: the optimizer's weight decay, when it has one;
     * ``grad_norm``: :math:`\lVert g_s \rVert_2` over all trainable variables, of the gradients the optimizer
-      received (after a ``LossScaleOptimizer`` removed the loss scale, and after any clipping the trainer did not
+      received (NaN on a step it skipped, as a ``LossScaleOptimizer`` does on non-finite gradients; the batch's
+      own gradient with gradient accumulation; after a ``LossScaleOptimizer`` removed the loss scale, and after any clipping the trainer did not
       do itself);
     * ``update_ratio``: :math:`\lVert w_{s+1} - w_s \rVert_2 / \lVert w_s \rVert_2` over all trainable variables.
 
@@ -92,7 +95,7 @@ class OptimizerMonitor(keras.callbacks.Callback):
         def apply(grads: Any, trainable_variables: Any = None) -> Any:
             norm = _global_norm([g for g in grads if g is not None])
             if backend == "jax":
-                monitor._emit_jax(norm, target.iterations, log_every)
+                monitor._emit_jax(norm, target._iterations, log_every)
             else:
                 monitor._norm_variable.assign(norm)
             return original(grads, trainable_variables)
@@ -138,12 +141,14 @@ class OptimizerMonitor(keras.callbacks.Callback):
     # ---- callback ------------------------------------------------------------------------------------------
 
     def _read_step(self) -> None:
-        # One read of the step counter per epoch; batches are counted on the host in between.
-        self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        # One read of the step counter per epoch; batches are counted on the host in between. The counter is the
+        # one that advances every batch (`iterations` advances once per update with gradient accumulation).
+        self.model  # noqa: B018  (syncs JAX state)
+        self._step = int(ops.convert_to_numpy(self._target._iterations))
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         model = self.model
-        self._install(compiled_optimizer(model, "OptimizerMonitor"))
+        self._install(ensure_optimizer_built(model, "OptimizerMonitor"))
         self._received = {}
         self.last = {}
         retrace_train_step(model)
@@ -161,7 +166,10 @@ class OptimizerMonitor(keras.callbacks.Callback):
             self._before = None
             return
         self._before = [ops.copy(v.value) for v in self.model.trainable_variables]
-        self._rate = current_learning_rate(self.model.optimizer)
+        if self._norm_variable is not None:
+            # Stays NaN if the optimizer does not step (a LossScaleOptimizer that found non-finite gradients).
+            self._norm_variable.assign(float("nan"))
+        self._rates = learning_rate_logs(self.model.optimizer)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         step = self._step
@@ -173,7 +181,7 @@ class OptimizerMonitor(keras.callbacks.Callback):
         update = _global_norm([a.value - b for a, b in zip(after, self._before, strict=True)])
         weight = _global_norm(self._before)
         values = {
-            "learning_rate": self._rate,
+            **self._rates,
             "update_ratio": float(ops.convert_to_numpy(update)) / max(float(ops.convert_to_numpy(weight)), 1e-30),
         }
         decay = getattr(model.optimizer, "weight_decay", None)
@@ -183,8 +191,7 @@ class OptimizerMonitor(keras.callbacks.Callback):
             import jax
 
             jax.effects_barrier()
-            if step in self._received:
-                values["grad_norm"] = self._received[step]
+            values["grad_norm"] = self._received.get(step, float("nan"))
             self._received.clear()
         else:
             values["grad_norm"] = float(ops.convert_to_numpy(self._norm_variable))

@@ -11,14 +11,15 @@ import numpy as np
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
+    check_rate_sources,
     compiled_optimizer,
     current_learning_rate,
-    learning_rate_source,
+    ensure_optimizer_built,
+    learning_rate_logs,
+    rate_owners,
     scale_learning_rate,
-    set_learning_rate,
 )
 
-_Schedule = keras.optimizers.schedules.LearningRateSchedule
 
 
 @register(
@@ -116,19 +117,14 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         self.best = None
         self.wait = 0
         self.cooldown_counter = 0
-        source = learning_rate_source(compiled_optimizer(self.model, type(self).__name__))
-        if not isinstance(source, (keras.Variable, _Schedule)):
-            raise TypeError(
-                "ReduceLROnPlateau needs a learning rate given as a float or a LearningRateSchedule. "
-                f"Received: learning_rate={source!r}"
-            )
+        check_rate_sources(ensure_optimizer_built(self.model, type(self).__name__), type(self).__name__)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self._direction is None:
             # As in Keras, resolved at the first epoch end: compiled metrics are only built by then.
             self._direction = self._resolve_direction()
         logs = logs if logs is not None else {}
-        logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+        logs.update(learning_rate_logs(self.model.optimizer))
         current = logs.get(self.monitor)
         if current is None:
             warnings.warn(
@@ -158,19 +154,22 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         return bool(np.float32(current - self.min_delta) > np.float32(self.best))
 
     def _reduce(self, epoch: int) -> bool:
+        # Each rate owner (one, or each sub-optimizer of a MultiOptimizer) is reduced on its own, down to min_lr.
         model = self.model
-        optimizer = model.optimizer
-        old_lr = current_learning_rate(optimizer)
-        if not old_lr > np.float32(self.min_lr):
-            return False
-        new_lr = max(old_lr * self.factor, self.min_lr)
-        if isinstance(learning_rate_source(optimizer), keras.Variable):
-            set_learning_rate(model, new_lr, type(self).__name__)
-        else:
-            new_lr = scale_learning_rate(model, new_lr / old_lr, type(self).__name__)
-        if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr:.6g}.")
-        return True
+        reduced = []
+        for owner in rate_owners(model.optimizer):
+            old_lr = current_learning_rate(owner)
+            if not old_lr > np.float32(self.min_lr):
+                continue
+            new_lr = max(old_lr * self.factor, self.min_lr)
+            if isinstance(owner._learning_rate, keras.Variable):
+                owner._learning_rate.assign(new_lr)
+            else:
+                new_lr = scale_learning_rate(model, new_lr / old_lr, type(self).__name__, rate_owner=owner)
+            reduced.append(f"{new_lr:.6g}")
+        if reduced and self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {', '.join(reduced)}.")
+        return bool(reduced)
 
     def _resolve_direction(self) -> str:
         if self.mode != "auto":

@@ -75,10 +75,27 @@ class StochasticWeightAveraging(keras.callbacks.Callback):
         self.verbose = check.check_int("verbose", verbose, minimum=0)
         self.averaged_epochs: list[int] = []
         self._means: list | None = None
+        self._first_epoch: int | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.averaged_epochs = []
         self._means = None
+        self._first_epoch = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self._first_epoch is not None:
+            return
+        self._first_epoch = epoch
+        # A fit resumed past start_epoch (keras.callbacks.BackupAndRestore, or initial_epoch) would average only
+        # the epochs it runs: the running mean of the earlier ones lives in this callback and is not saved.
+        if epoch > self.start_epoch:
+            raise ValueError(
+                f"StochasticWeightAveraging averages from start_epoch={self.start_epoch}, but this fit starts at "
+                f"epoch {epoch} (resumed by BackupAndRestore, or initial_epoch={epoch}): the average of epochs "
+                f"{self.start_epoch}-{epoch - 1} was not saved, and averaging the rest alone would silently give "
+                f"another result. Pass start_epoch >= {epoch} for this fit, or train the averaging epochs in one "
+                "uninterrupted fit."
+            )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if epoch < self.start_epoch or (epoch - self.start_epoch) % self.frequency:

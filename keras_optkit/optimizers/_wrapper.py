@@ -228,8 +228,10 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     ) -> OptimizerWrapper:
         config = dict(config)
         if isinstance(config.get("optimizer"), dict):
-            # Keras's deserialize edits the dict it is given (it lower-cases built-in class names).
-            config["optimizer"] = keras.optimizers.deserialize(
+            # Keras's deserializers edit the dict they are given. `keras.optimizers.deserialize` only knows the
+            # optimizers in its lookup table (Keras 3.15's lacks Lamb, and returns the bare class name for it);
+            # the generic deserializer imports the module the config names.
+            config["optimizer"] = keras.saving.deserialize_keras_object(
                 copy.deepcopy(config["optimizer"]), custom_objects=custom_objects
             )
         return cls(**config)

@@ -1,0 +1,321 @@
+"""The compatibility matrix: which combinations of optimizer, wrapper, optimizer feature, callback and context
+train correctly, and which are refused before the first batch.
+
+The dimensions come from the registry (every optimizer and wrapper registered joins the matrix) and from Keras's
+own optimizers. The cells are an all-pairs covering array, built greedily: every pair of values of two different
+dimensions is in at least one cell that is expected to train, or is itself a combination that is refused (a
+refused cell stops at its refusal, so it covers nothing else). On top of that, the full product where dimensions
+are known to interact: the distributed contexts with the global-norm optimizers, and the wrappers with
+``LossScaleOptimizer`` and ``MultiOptimizer``.
+
+``expected(cell)`` says what each cell must do; tests/compat/test_matrix.py runs every cell of the current backend
+and checks it against that and against its reference. ``python -m tests.compat.matrix`` writes
+docs/compatibility.md from the same rules; a test checks that the file is current.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+from functools import cache
+from pathlib import Path
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+KERAS_OPTIMIZERS = (
+    "Adam", "AdamW", "SGD", "Lamb", "Lion", "Adafactor", "Muon", "ScheduleFreeAdamW", "MultiOptimizer",
+    "LossScaleOptimizer",
+)
+FEATURES = (
+    "float_rate", "schedule", "weight_decay", "clipnorm", "global_clipnorm", "use_ema",
+    "gradient_accumulation", "mixed_float16", "sparse_gradients",
+)
+CALLBACKS = (
+    "none", "find_lr", "HyperparameterScheduler", "ReduceLROnPlateau", "NaNGuard", "StochasticWeightAveraging",
+    "OptimizerMonitor",
+)
+CONTEXTS = ("one_device", "mirrored", "data_parallel", "backup_restore", "save_load")
+# Contexts that need a process of their own (devices are configured before the backend starts).
+DISTRIBUTED = {"mirrored": "tensorflow", "data_parallel": "jax"}
+# Optimizers whose step depends on a norm or sum over more than one variable, or over a whole variable: the ones a
+# distributed run can get wrong by reducing too little.
+GLOBAL_NORM = ("GradientNormRatioSGD", "Prodigy", "LARS", "NovoGrad", "Lamb", "Muon")
+
+
+@cache
+def package_optimizers() -> tuple[str, ...]:
+    from keras_optkit import list_entries
+
+    return tuple(e.name for e in list_entries("optimizer") if not e.flags.get("wrapper"))
+
+
+@cache
+def wrappers() -> tuple[str, ...]:
+    from keras_optkit import list_entries
+
+    return ("none",) + tuple(e.name for e in list_entries("optimizer") if e.flags.get("wrapper"))
+
+
+def optimizers() -> tuple[str, ...]:
+    return package_optimizers() + tuple(f"keras.{name}" for name in KERAS_OPTIMIZERS)
+
+
+def contexts(backend: str) -> tuple[str, ...]:
+    return tuple(c for c in CONTEXTS if DISTRIBUTED.get(c, backend) == backend)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    optimizer: str
+    wrapper: str = "none"
+    feature: str = "float_rate"
+    callback: str = "none"
+    context: str = "one_device"
+
+    @property
+    def id(self) -> str:
+        return "-".join(dataclasses.astuple(self))
+
+    @classmethod
+    def from_id(cls, text: str) -> Cell:
+        return cls(*text.split("-"))
+
+
+DIMENSIONS = ("optimizer", "wrapper", "feature", "callback", "context")
+
+
+def dimension_values(backend: str) -> dict[str, tuple[str, ...]]:
+    return {
+        "optimizer": optimizers(), "wrapper": wrappers(), "feature": FEATURES, "callback": CALLBACKS,
+        "context": contexts(backend),
+    }
+
+
+# ---- what each combination must do -------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """A combination refused before the first batch: ``match`` is a regex the error message must match."""
+
+    dimensions: tuple[str, ...]
+    match: str
+    reason: str
+
+
+_SCHEDULED = ("beta_1", "momentum")
+
+
+@cache
+def scheduled_hyperparameter(optimizer: str) -> str | None:
+    """The hyperparameter the matrix drives with HyperparameterScheduler: beta_1, else momentum, else None."""
+    from tests.compat.cells import make_optimizer
+
+    built = make_optimizer(optimizer, "none", "float_rate")
+    subs = list(getattr(built, "optimizers", None) or [built])
+    while getattr(subs[-1], "inner_optimizer", None) is not None:
+        subs.append(subs[-1].inner_optimizer)
+    for name in _SCHEDULED:
+        if any(isinstance(getattr(sub, name, None), float) and getattr(sub, name) > 0 for sub in subs):
+            return name
+    return None
+
+
+def refusal(cell: Cell) -> Refusal | None:
+    """Why ``cell`` is refused before the first batch, or None if it must train."""
+    optimizer = cell.optimizer
+    if cell.wrapper != "none" and optimizer == "keras.LossScaleOptimizer":
+        return Refusal(("optimizer", "wrapper"), r"LossScaleOptimizer\(\w+\(\.\.\.\)\)",
+                       "wrap the other way round: LossScaleOptimizer(wrapper(...))")
+    if cell.wrapper != "none" and optimizer == "keras.MultiOptimizer":
+        return Refusal(("optimizer", "wrapper"), "cannot wrap a MultiOptimizer",
+                       "wrap each sub-optimizer instead")
+    if cell.callback == "find_lr" and optimizer == "keras.MultiOptimizer":
+        return Refusal(("optimizer", "callback"), "does not support Keras's MultiOptimizer",
+                       "one rate per sub-optimizer: run the range test with one of them")
+    if cell.callback == "find_lr" and cell.feature == "gradient_accumulation":
+        return Refusal(("feature", "callback"), "gradient accumulation",
+                       "run the range test with batch_size * gradient_accumulation_steps instead")
+    if cell.callback == "StochasticWeightAveraging" and cell.context == "backup_restore":
+        return Refusal(("callback", "context"), "was not saved",
+                       "the running average is not in the backup: resume with start_epoch at the resumed epoch")
+    if cell.callback == "NaNGuard" and cell.context == "backup_restore" and cell.feature == "schedule":
+        return Refusal(("feature", "callback", "context"), "does not carry the guard's earlier reductions",
+                       "a weights backup does not hold a lowered schedule: use a float rate, or a .keras file")
+    if cell.callback == "HyperparameterScheduler" and scheduled_hyperparameter(optimizer) is None:
+        return Refusal(("optimizer", "callback"), "must name a float attribute",
+                       "has no beta_1 or momentum to schedule")
+    return None
+
+
+def known_gap(cell: Cell) -> str | None:
+    """A combination that neither trains correctly nor is refused yet: the test expects it to fail (not strictly:
+    with some optimizers the difference vanishes), and docs/compatibility.md lists it."""
+    if cell.callback == "ReduceLROnPlateau" and cell.context == "backup_restore":
+        return ("the plateau state (best, wait, cooldown) and a schedule's reduction are not in the backup: the "
+                "resumed run restarts them")
+    return None
+
+
+def expected(cell: Cell) -> str:
+    if known_gap(cell):
+        return "gap"
+    return "refused" if refusal(cell) else "works"
+
+
+# ---- the cells -------------------------------------------------------------------------------------------------
+
+def _pairs(cell: Cell) -> set[tuple[str, str, str, str]]:
+    values = dataclasses.asdict(cell)
+    reason = refusal(cell)
+    names = reason.dimensions if reason else DIMENSIONS
+    return {(a, values[a], b, values[b]) for a, b in itertools.combinations(names, 2)}
+
+
+def all_pairs(backend: str) -> list[Cell]:
+    """A greedy all-pairs covering array over the dimensions available on ``backend``."""
+    values = dimension_values(backend)
+    wanted = {
+        (a, va, b, vb)
+        for a, b in itertools.combinations(DIMENSIONS, 2) for va in values[a] for vb in values[b]
+    }
+    cells: list[Cell] = []
+    while wanted:
+        a, va, b, vb = min(wanted, key=lambda p: (DIMENSIONS.index(p[0]), DIMENSIONS.index(p[2]),
+                                                     values[p[0]].index(p[1]), values[p[2]].index(p[3])))
+        seed = {a: va, b: vb}
+        seed.setdefault("optimizer", values["optimizer"][0])  # a placeholder, chosen below
+        cell = Cell(**seed)
+        reason = refusal(cell)
+        if reason is None or set(reason.dimensions) != {a, b}:
+            for name in DIMENSIONS:
+                if name in (a, b):
+                    continue
+                best, best_gain = None, -1
+                for value in values[name]:
+                    candidate = dataclasses.replace(cell, **{name: value})
+                    if refusal(candidate) is not None:
+                        continue
+                    gain = len(_pairs(candidate) & wanted)
+                    if gain > best_gain:
+                        best, best_gain = candidate, gain
+                cell = best if best is not None else cell
+        covered = _pairs(cell) & wanted
+        if not covered:  # cannot happen: the seed pair is always covered
+            raise RuntimeError(f"no progress at {cell}")
+        wanted -= covered
+        cells.append(cell)
+    return cells
+
+
+def interacting(backend: str) -> list[Cell]:
+    """The full products where dimensions are known to interact."""
+    cells = []
+    for context in contexts(backend):
+        if context not in DISTRIBUTED:
+            continue
+        for optimizer in optimizers():
+            if optimizer.split(".")[-1] in GLOBAL_NORM:
+                cells.append(Cell(optimizer, context=context))
+        for wrapper in wrappers()[1:]:
+            cells.append(Cell("keras.Adam", wrapper=wrapper, context=context))
+        cells.append(Cell("keras.Adam", feature="global_clipnorm", context=context))
+    for wrapper in wrappers()[1:]:
+        for optimizer in ("keras.LossScaleOptimizer", "keras.MultiOptimizer"):
+            cells.append(Cell(optimizer, wrapper=wrapper))
+        cells.append(Cell("keras.Adam", wrapper=wrapper, feature="mixed_float16"))
+    return cells
+
+
+def cells_for(backend: str) -> list[Cell]:
+    seen: dict[str, Cell] = {}
+    for cell in all_pairs(backend) + interacting(backend):
+        seen.setdefault(cell.id, cell)
+    return list(seen.values())
+
+
+# ---- docs/compatibility.md ---------------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
+
+
+def _mark(cell: Cell) -> str:
+    reason = refusal(cell)
+    if known_gap(cell):
+        return f"**not yet supported**: {known_gap(cell)}"
+    return "yes" if reason is None else f"refused: {reason.reason}"
+
+
+def render() -> str:
+    rows_by = {
+        "optimizer": optimizers(), "wrapper": wrappers()[1:], "feature": FEATURES, "callback": CALLBACKS[1:],
+    }
+    columns_by = {"wrapper": wrappers()[1:], "feature": FEATURES, "callback": CALLBACKS[1:],
+                  "context": CONTEXTS}
+    lines = [
+        "# Compatibility",
+        "",
+        "What each combination does, from the compatibility matrix in `tests/compat/` (regenerate this page with",
+        "`python -m tests.compat.matrix`; a test fails when it is out of date). **yes**: it trains, and the test",
+        "suite checks the result against a reference (the same recipe on one device, an uninterrupted run, or",
+        "the invariants of the callback); **refused**: it raises a `ValueError` or `TypeError` at construction,",
+        "compile or before the first batch, with a message that says what to do instead. Nothing else: no",
+        "combination trains wrongly or crashes in the middle of `fit`.",
+        "",
+        "Contexts: `mirrored` is `tf.distribute.MirroredStrategy` (TensorFlow only), `data_parallel` is",
+        "`keras.distribution.DataParallel` (JAX only); `backup_restore` is a run interrupted after its second",
+        "epoch and resumed with `keras.callbacks.BackupAndRestore`; `save_load` saves a `.keras` file between",
+        "two `fit` calls and continues from the loaded model.",
+        "",
+        "| backend | cells | works | refused | not yet supported |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for backend in BACKENDS:
+        outcomes = [expected(c) for c in cells_for(backend)]
+        lines.append(f"| {backend} | {len(outcomes)} | {outcomes.count('works')} | {outcomes.count('refused')} "
+                     f"| {outcomes.count('gap')} |")
+    for row_dimension, row_values in rows_by.items():
+        for column_dimension, column_values in columns_by.items():
+            if DIMENSIONS.index(column_dimension) <= DIMENSIONS.index(row_dimension):
+                continue
+            table = [[_mark(_pair_cell(row_dimension, r, column_dimension, c)) for c in column_values]
+                     for r in row_values]
+            if all(mark == "yes" for line in table for mark in line):
+                lines += ["", f"## {row_dimension} x {column_dimension}", "",
+                          f"Every {row_dimension} works with every {column_dimension}."]
+                continue
+            lines += ["", f"## {row_dimension} x {column_dimension}", "",
+                      "Pairs not listed work. The others:", ""]
+            for r, line in zip(row_values, table, strict=True):
+                for c, mark in zip(column_values, line, strict=True):
+                    if mark != "yes":
+                        lines.append(f"- `{r}` with `{c}`: {mark}")
+    triples = []
+    for feature, callback, context in itertools.product(FEATURES, CALLBACKS[1:], CONTEXTS):
+        cell = Cell("keras.Adam", feature=feature, callback=callback, context=context)
+        reason = refusal(cell)
+        if reason is not None and len(reason.dimensions) == 3:
+            triples.append(f"- `{feature}` with `{callback}` in `{context}`: refused: {reason.reason}")
+    if triples:
+        lines += ["", "## Combinations of three", "", *triples]
+    return "\n".join(lines) + "\n"
+
+
+def _pair_cell(a: str, va: str, b: str, vb: str) -> Cell:
+    seed = {a: va, b: vb}
+    seed.setdefault("optimizer", "keras.Adam")
+    return Cell(**seed)
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if argv[1:] == ["--check"]:
+        return 0 if DOC.exists() and DOC.read_text() == text else 1
+    DOC.write_text(text)
+    print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
+
