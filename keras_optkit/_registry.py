@@ -108,7 +108,7 @@ def get_entry(kind: str, name: str) -> RegistryEntry:
     raise ValueError(f"Unknown {kind} name. Received: name={name!r}. Known: {known}")
 
 
-def _check_base_arguments_first(cls: type) -> None:
+def _check_base_arguments_first(cls: Any) -> None:
     """Makes ``cls.__init__`` check the arguments of Keras's optimizer base class (``weight_decay``, ``clipnorm``,
     ...) before anything else, so every registered optimizer refuses bad ones the same way."""
     from keras_optkit._validation import check_optimizer_base_arguments
@@ -124,7 +124,7 @@ def _check_base_arguments_first(cls: type) -> None:
         except TypeError:
             return original(self, *args, **kwargs)  # let the constructor report the wrong call itself
         bound.apply_defaults()
-        arguments = dict(bound.arguments)
+        arguments: dict[Any, Any] = dict(bound.arguments)
         arguments.update(arguments.pop(extra, None) or {})
         check_optimizer_base_arguments(arguments)
         original(self, *args, **kwargs)

@@ -102,7 +102,7 @@ def check_int(name: str, value: Any, minimum: int | None = None) -> int:
     if isinstance(value, numbers.Integral):
         integer = int(value)
     elif math.isfinite(float(value)) and float(value).is_integer():
-        integer = int(value)
+        integer = int(value)  # type: ignore[call-overload]  # a Real that is a whole number
     else:
         raise TypeError(f"`{name}` must be an integer. {_received(name, value)}")
     if minimum is not None and integer < minimum:

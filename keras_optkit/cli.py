@@ -264,31 +264,31 @@ KERAS_SCHEDULE_EXAMPLES: dict[str, Callable[[int], dict[str, Any]]] = {
 }
 
 
-def _schedule_class_and_example(name: str, total_steps: int) -> tuple[str, type, dict[str, Any]]:
+def _schedule_class_and_example(name: str, total_steps: int) -> tuple[str, Any, dict[str, Any]]:
     """``(name, class, example arguments)`` of a registered schedule or of one of Keras's, by name."""
     import keras
 
     from keras_optkit._registry import get_entry, list_entries, normalized_name
 
-    try:
-        entry = get_entry("schedule", name)
-    except ValueError:
-        pass
-    else:
+    for kind in ("schedule", "sparsity_schedule"):
+        try:
+            entry = get_entry(kind, name)
+        except ValueError:
+            continue
         return entry.name, entry.cls, dict(entry.example)
     for keras_name, example in KERAS_SCHEDULE_EXAMPLES.items():
         if keras_name.lower() == normalized_name(name):
             return keras_name, getattr(keras.optimizers.schedules, keras_name), example(total_steps)
     raise ValueError(
         f"Unknown schedule name. Received: name={name!r}. Known: "
-        f"{', '.join(entry.name for entry in list_entries('schedule'))}; Keras's {', '.join(KERAS_SCHEDULE_EXAMPLES)}"
+        f"{', '.join(entry.name for entry in list_entries('schedule'))}; Keras's {', '.join(KERAS_SCHEDULE_EXAMPLES)}; "
+        f"sparsity schedules {', '.join(entry.name for entry in list_entries('sparsity_schedule'))}"
     )
 
 
 def _describe(name: str, schedule: Any) -> str:
     """``Name(arg=value, ...)`` from the schedule's config (Keras's schedules have no such repr)."""
-    own = type(schedule).__repr__ is not object.__repr__
-    if own:
+    if getattr(type(schedule), "__repr__") is not object.__repr__:
         return repr(schedule)
     arguments = ", ".join(f"{key}={value!r}" for key, value in schedule.get_config().items())
     return f"{name}({arguments})"
@@ -363,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
         "plot-schedule",
         help="plot a registered schedule or one of Keras's",
         description="Builds a schedule from its example arguments updated with --param, and plots it: a "
-        "registered one (see `keras-optkit list`) or one of Keras's "
+        "registered one (see `keras-optkit list`; sparsity schedules such as PolynomialDecaySparsity too) or "
+        "one of Keras's "
         f"({', '.join(KERAS_SCHEDULE_EXAMPLES)}), whose example arguments span --total-steps. If the schedule "
         "has a `total_steps` argument that --param does not set, it is --total-steps.",
     )

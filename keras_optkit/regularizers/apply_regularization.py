@@ -74,7 +74,7 @@ def _regularizer_variables(model: keras.Model) -> set[int]:
     """Ids of the variables that belong to this package's tunable regularizers (strengths, L2-SP references)."""
     from keras_optkit.regularizers._tunable import TunableRegularizer
 
-    ids = set()
+    ids: set[int] = set()
     for layer in _all_layers(model):
         for attribute in (*_KERNEL_ATTRIBUTES, "bias_regularizer", "activity_regularizer"):
             value = getattr(layer, attribute, None)

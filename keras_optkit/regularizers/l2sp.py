@@ -54,7 +54,7 @@ class L2SP(TunableRegularizer):
         reference_shape: Any = None,
     ) -> None:
         super().__init__(name=name, strength=strength)
-        self.reference = None
+        self.reference: Any = None  # a Keras variable once the shape is known
         if reference_weights is not None:
             self.set_reference(reference_weights)
         elif reference_shape is not None:

@@ -20,7 +20,7 @@ LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
 HALF_PI = math.pi / 2.0
 
 
-class Schedule(LearningRateSchedule):
+class Schedule(keras.optimizers.schedules.LearningRateSchedule):
     """Base class of the package's schedules.
 
     Subclasses validate and store every ``__init__`` argument under the same attribute name and implement

@@ -207,7 +207,7 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
         if self.steps_per_epoch is not None:
             return self.steps_per_epoch
         batch = int(values.get("batch_size", self.batch_size))
-        return max(math.ceil(self.train_samples / batch), 1)
+        return max(math.ceil(self.train_samples / batch), 1)  # type: ignore[operator]  # given when steps_per_epoch is not
 
     def shortest_run(self) -> int:
         """Optimizer steps of the shortest full trial (``epochs`` x the fewest steps per epoch of the searched

@@ -7,7 +7,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import keras
 
@@ -74,6 +74,10 @@ class LogRange:
         return LogRange(center / half, center * half, self.include_zero)
 
 
+@overload
+def _as_range(field: str, value: Any, include_zero: bool, optional: Literal[False]) -> LogRange: ...
+@overload
+def _as_range(field: str, value: Any, include_zero: bool, optional: bool = True) -> LogRange | None: ...
 def _as_range(field: str, value: Any, include_zero: bool, optional: bool = True) -> LogRange | None:
     if value is None and optional:
         return None
@@ -106,7 +110,7 @@ def _optimizer_family(name: str) -> str:
     try:
         family = get_entry("optimizer", name).name
     except ValueError:
-        family = None
+        family = None  # type: ignore[assignment]  # refused just below
     if family not in known:
         raise ValueError(
             f"Unknown optimizer family in `optimizers`. Received: {name!r}. Known: {', '.join(known)}"
@@ -185,7 +189,7 @@ class SearchSpace:
                     f"Received: learning_rate keys {unknown!r}, optimizers={list(self.optimizers)!r}"
                 )
             ranges = {_optimizer_family(k): v for k, v in self.learning_rate.items()}
-            self.learning_rate_ranges = {
+            self.learning_rate_ranges: dict[str, LogRange] = {
                 family: _as_range(f"learning_rate[{family!r}]", ranges.get(family, (1e-4, 1e-1)), False,
                                   optional=False)
                 for family in self.optimizers
@@ -296,9 +300,9 @@ class SearchSpace:
                 decay = self._declare_strength(hp, "weight_decay", self.weight_decay_range)
             if optimizer in others:
                 values["weight_decay"] = decay
-        for name, bounds in (("l1", self.l1_range), ("l2", self.l2_range)):
-            if bounds is not None:
-                values[name] = self._declare_strength(hp, name, bounds)
+        for name, strength_bounds in (("l1", self.l1_range), ("l2", self.l2_range)):
+            if strength_bounds is not None:
+                values[name] = self._declare_strength(hp, name, strength_bounds)
         if self.batch_sizes is not None:
             values["batch_size"] = hp.Choice("batch_size", list(self.batch_sizes))
         return values
