@@ -288,7 +288,8 @@ def _schedule_class_and_example(name: str, total_steps: int) -> tuple[str, Any, 
 
 def _describe(name: str, schedule: Any) -> str:
     """``Name(arg=value, ...)`` from the schedule's config (Keras's schedules have no such repr)."""
-    if getattr(type(schedule), "__repr__") is not object.__repr__:
+    own_repr: Any = type(schedule).__repr__
+    if own_repr is not object.__repr__:
         return repr(schedule)
     arguments = ", ".join(f"{key}={value!r}" for key, value in schedule.get_config().items())
     return f"{name}({arguments})"
