@@ -19,10 +19,22 @@ from keras_optkit._registry import KINDS, list_entries
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
+# A module that fails to import is reported by a test below, not as a collection error that would stop the
+# whole suite.
+IMPORT_ERRORS = {}
+
+
 def _modules():
     names = [keras_optkit.__name__]
-    names += [info.name for info in pkgutil.walk_packages(keras_optkit.__path__, prefix="keras_optkit.")]
-    return [importlib.import_module(name) for name in sorted(names)]
+    names += [info.name for info in pkgutil.walk_packages(keras_optkit.__path__, prefix="keras_optkit.",
+                                                          onerror=lambda name: None)]
+    modules = []
+    for name in sorted(names):
+        try:
+            modules.append(importlib.import_module(name))
+        except Exception as error:  # noqa: BLE001 - any import failure is the test's finding
+            IMPORT_ERRORS[name] = f"{type(error).__name__}: {error}"
+    return modules
 
 
 def _examples():
@@ -54,6 +66,10 @@ def test_docstring_example_runs(example):
         pytest.fail(f"{result.failed} of {result.attempted} lines of the example failed:\n{report.getvalue()}",
                     pytrace=False)
     assert result.attempted == len(example.examples)
+
+
+def test_every_module_imports():
+    assert not IMPORT_ERRORS, f"modules whose examples could not be collected: {IMPORT_ERRORS}"
 
 
 def test_every_registered_object_has_an_example_that_runs():
