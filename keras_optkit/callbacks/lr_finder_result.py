@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,14 @@ import numpy as np
 from keras_optkit import _validation as check
 
 _SUGGESTIONS = ("minimum", "steepest", "valley")
+#: ``suggest(schedule)`` is the anchor rate times ``10 ** SUGGEST_OFFSETS[schedule]`` (fitted on the design
+#: half of benchmarks/lr_panel.py's panel).
+SUGGEST_OFFSETS = {"constant": -0.65, "one_cycle": 0.4, "cosine": 0.0}
+#: The anchor is the first rate where the smoothed loss has made this fraction of its drop to its lowest value.
+ANCHOR_FRACTION = 0.5
+_SCHEDULE_ALIASES = {"warmup_cosine": "cosine"}
+#: A curve whose smoothed loss never falls below its start by this fraction of it is flat: nothing to read.
+FLAT_TOLERANCE = 0.005
 
 
 class LRFinderResult:
@@ -29,7 +38,24 @@ class LRFinderResult:
       (fastai's choice; clamped at 0 here, where fastai's index can reach -1 and wrap around to
       the last rate).
 
-    A suggestion is ``nan`` when fewer than two finite points are left in the window.
+    A suggestion is ``nan`` when fewer than two finite points are left in the window. These three are
+    fastai's rules, kept as fastai defines them; none of them says which schedule its rate is for.
+
+    :meth:`suggest` gives one rate per schedule family. Its anchor is the first rate at which the smoothed
+    loss has come down halfway (``ANCHOR_FRACTION``) from its start (the median of the first tenth of the
+    window, at least 3 points) to its lowest value; the suggestion is the anchor times
+    ``10 ** SUGGEST_OFFSETS[schedule]``:
+
+    * ``"constant"``: anchor / 4.5 (:math:`10^{-0.65}`), a rate to train at all along;
+    * ``"one_cycle"``: anchor x 2.5 (:math:`10^{0.4}`), the peak of :class:`keras_optkit.schedules.OneCycle`;
+    * ``"cosine"``: the anchor itself, the peak of :class:`keras_optkit.schedules.WarmupCosineDecay`.
+
+    The anchor and the three offsets were chosen on the design half of the panel of
+    ``benchmarks/lr_panel.py`` (7 small problems, 5 optimizers, batch sizes 16-256), as the one anchor whose
+    best offsets minimize median + worst / 2 of the regret (best grid score minus score at the suggested
+    rate); benchmarks/README.md reports how they do on the other half, where they sometimes miss badly
+    (BatchNorm or SGD with small batches, whose range test keeps falling to rates that then diverge over a
+    full run). The cost is the range test alone: nothing but the loss curve is read.
 
     Args:
         learning_rates: The rate of each step.
@@ -97,12 +123,70 @@ class LRFinderResult:
         """The rate about halfway along the longest valley of the smoothed loss."""
         return self.suggestions["valley"]
 
-    def _suggest(self) -> dict[str, float]:
+    def suggest(self, schedule: str = "constant") -> float:
+        """The rate to train at under ``schedule``, read from the range test (see the class docstring).
+
+        Args:
+            schedule: ``"constant"`` (the rate all along), ``"one_cycle"`` (the peak of a OneCycle schedule) or
+                ``"cosine"`` (the peak of a warmup-cosine schedule; ``"warmup_cosine"``, the name in
+                :data:`keras_optkit.tuner.SCHEDULE_FAMILIES`, is accepted too).
+
+        Returns:
+            The rate, a float.
+
+        Raises:
+            ValueError: For an unknown ``schedule``, or a curve with nothing to read: fewer than two finite
+                points in the window, or a smoothed loss that never falls below its start by
+                :data:`FLAT_TOLERANCE` of it.
+        """
+        if not isinstance(schedule, str):
+            raise TypeError(f"`schedule` must be a string. Received: schedule={schedule!r}")
+        family = _SCHEDULE_ALIASES.get(schedule, schedule)
+        if family not in SUGGEST_OFFSETS:
+            names = ", ".join(repr(name) for name in (*SUGGEST_OFFSETS, *_SCHEDULE_ALIASES))
+            raise ValueError(f"`schedule` must be one of {names}. Received: schedule={schedule!r}")
+        rates, values = self.window()
+        if len(values) < 2:
+            raise ValueError(
+                "The range test has fewer than two finite smoothed losses to read a rate from (after leaving "
+                f"out skip_begin={self.skip_begin} and skip_end={self.skip_end} steps). Received: "
+                f"{len(self.learning_rates)} steps"
+            )
+        anchor = self._anchor(rates, values)
+        return float(anchor * 10.0 ** SUGGEST_OFFSETS[family])
+
+    def _anchor(self, rates: np.ndarray, values: np.ndarray) -> float:
+        """The rate where the smoothed loss has come down halfway from its start to its lowest value."""
+        lowest = int(np.argmin(values))
+        start = float(np.median(values[: max(3, len(values) // 10)]))
+        drop = start - float(values[lowest])
+        if not drop > FLAT_TOLERANCE * abs(start):
+            raise ValueError(
+                "The smoothed loss of the range test does not fall (by more than "
+                f"{FLAT_TOLERANCE:.1%} of its start): no rate to suggest. Sweep to a higher end_lr, or check "
+                f"that the model trains. Received: start {start:.4g}, lowest {values[lowest]:.4g} at rate "
+                f"{rates[lowest]:.3g}"
+            )
+        if lowest == len(values) - 1:
+            warnings.warn(
+                "The smoothed loss of the range test still falls at the end of the sweep (no valley): the "
+                f"suggestion may be too low. Sweep to a higher end_lr than {self.learning_rates[-1]:.3g}.",
+                stacklevel=3,
+            )
+        halfway = start - ANCHOR_FRACTION * drop
+        return float(rates[int(np.flatnonzero(values[: lowest + 1] <= halfway)[0])])
+
+    def window(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rates and smoothed losses the suggestions are read from: ``skip_begin`` and ``skip_end``
+        steps left out, non-finite points dropped."""
         stop = len(self.learning_rates) - self.skip_end
         rates = self.learning_rates[self.skip_begin : stop]
         values = self.smoothed_losses[self.skip_begin : stop]
         finite = np.isfinite(values) & np.isfinite(rates) & (rates > 0)
-        rates, values = rates[finite], values[finite]
+        return rates[finite], values[finite]
+
+    def _suggest(self) -> dict[str, float]:
+        rates, values = self.window()
         if len(values) < 2:
             return dict.fromkeys(_SUGGESTIONS, float("nan"))
         slopes = np.gradient(values, np.log(rates))

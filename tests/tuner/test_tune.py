@@ -259,16 +259,16 @@ def test_bad_arguments(data, tmp_path):
         OptimizationHyperModel(build_mlp, loss=LOSS)
 
 
-def test_finder_narrows_each_family_around_its_valley(data, tmp_path):
+def test_finder_narrows_each_family_around_its_suggestion(data, tmp_path):
     space = SearchSpace(optimizers=["adam", "sgd"], schedules=["constant"], learning_rate=(1e-4, 1.0), l2=None)
     result = _search(data, tmp_path, max_trials=2, epochs=1, search_space=space, narrow_lr_with_finder=True,
                      finder_span=10.0, finder_steps=40)
     assert set(result.finder_results) == {"adam", "sgd"}
     ranges = result.hypermodel.search_space.learning_rate_ranges
     for family, finder in result.finder_results.items():
-        valley = min(max(finder.valley, 1e-4), 1.0)
-        assert ranges[family].low == pytest.approx(valley / math.sqrt(10.0))
-        assert ranges[family].high == pytest.approx(valley * math.sqrt(10.0))
+        suggested = finder.suggest("constant")
+        assert ranges[family].low == pytest.approx(min(max(suggested / math.sqrt(10.0), 1e-4), 1.0))
+        assert ranges[family].high == pytest.approx(max(min(suggested * math.sqrt(10.0), 1.0), 1e-4))
     for row in result.table():
         bounds = ranges[row["optimizer"]]
         assert bounds.low <= row["learning_rate"] <= bounds.high
