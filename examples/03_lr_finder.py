@@ -7,8 +7,8 @@
 #
 # `keras_optkit.callbacks.find_lr` runs that test on a compiled Keras 3 model and then puts the weights *and* the
 # optimizer state back exactly, so the model trains on as if the test had never run. Here we run it on
-# scikit-learn's bundled digits, read its suggestions, train at the `valley` rate held constant, and train a
-# `OneCycle` schedule peaking at the `minimum` suggestion.
+# scikit-learn's bundled digits, read its suggestions, train at `suggest("constant")` held constant, and train a
+# `OneCycle` schedule peaking at `suggest("one_cycle")`.
 #
 # Set `KERAS_OPTKIT_QUICK=1` for a few-second smoke run, and `KERAS_OPTKIT_OUT` to choose where figures go
 # (default: `examples_output/`).
@@ -52,16 +52,15 @@ print(f"{len(x_train)} training / {len(x_val)} validation images, {model.count_p
 # ## The range test
 #
 # `find_lr` trains `num_steps` batches (going through the data again if needed), stops early once the smoothed
-# loss exceeds 4 times its best, and returns an `LRFinderResult` with three suggestions:
+# loss exceeds 4 times its best, and returns an `LRFinderResult`. `result.suggest(schedule)` gives the rate for
+# a schedule family: `"constant"` (a rate to train at all along), `"one_cycle"` (the peak of a OneCycle) or
+# `"cosine"` (the peak of a warmup-cosine decay); a schedule that spends most of its steps below its peak takes a
+# higher peak. How far these are from the best rate is measured on a panel of small problems in
+# `benchmarks/lr_panel.py`. fastai's three rules are there too:
 #
 # * `minimum`: the rate of the lowest smoothed loss, divided by 10;
 # * `steepest`: where the smoothed loss falls fastest;
-# * `valley`: fastai's rule, about halfway down the longest descent of the curve: a rate to train at
-#   constantly (`tune()` centres its learning-rate search on it).
-#
-# A one-cycle schedule spends most of its steps far below its peak, so its peak can be higher: Smith's one-cycle
-# recipe and fastai take it from `minimum`. On digits, over 5 seeds, `OneCycle` peaking at `valley` reached
-# 0.917-0.978 validation accuracy in 8 epochs, peaking at `minimum` 0.975-0.992 (`keras-optkit demo`).
+# * `valley`: about halfway down the longest descent of the curve.
 
 # %%
 result = find_lr(
@@ -97,11 +96,12 @@ plt.show()
 # (`HyperparameterScheduler.one_cycle_momentum`).
 #
 # For comparison we train twice more from the same initial weights (and the same shuffling): Adam at the
-# `valley` rate held constant, and Adam at its default 1e-3. Each run recompiles the model with a fresh
+# `suggest("constant")` rate held constant, and Adam at its default 1e-3. Each run recompiles the model with a fresh
 # optimizer; the weights saved above put it back at its starting point between runs.
 
 # %%
-peak = result.minimum
+peak = result.suggest("one_cycle")
+constant_rate = result.suggest("constant")
 steps_per_epoch = -(-len(x_train) // BATCH_SIZE)
 total_steps = EPOCHS * steps_per_epoch
 
@@ -123,11 +123,11 @@ def fit_from_start(optimizer, callbacks=()):
 
 
 runs = {
-    f"Adam, OneCycle(max_learning_rate={peak:.2g}) (minimum)": fit_from_start(
+    f"Adam, OneCycle(max_learning_rate={peak:.2g}) (suggested)": fit_from_start(
         keras.optimizers.Adam(OneCycle(max_learning_rate=peak, total_steps=total_steps)),
         [HyperparameterScheduler.one_cycle_momentum(total_steps, hyperparameter="beta_1")],
     ),
-    f"Adam, constant {result.valley:.2g} (valley)": fit_from_start(keras.optimizers.Adam(result.valley)),
+    f"Adam, constant {constant_rate:.2g} (suggested)": fit_from_start(keras.optimizers.Adam(constant_rate)),
     "Adam, constant 1e-3 (default)": fit_from_start(keras.optimizers.Adam(1e-3)),
 }
 for name, accuracies in runs.items():
@@ -137,7 +137,8 @@ for name, accuracies in runs.items():
 # ## Results
 
 # %%
-print(f"suggested rates: minimum {result.minimum:.3g}, steepest {result.steepest:.3g}, valley {result.valley:.3g}")
+print(f"suggested rates: constant {constant_rate:.3g}, one_cycle peak {peak:.3g}; fastai's minimum "
+      f"{result.minimum:.3g}, steepest {result.steepest:.3g}, valley {result.valley:.3g}")
 print(f"{'run (' + str(EPOCHS) + ' epochs)':<52} {'final val acc':>13} {'best val acc':>12}")
 for name, accuracies in runs.items():
     print(f"{name:<52} {accuracies[-1]:>13.4f} {max(accuracies):>12.4f}")

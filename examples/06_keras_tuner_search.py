@@ -95,8 +95,8 @@ result = tune(
 print(f"search done in {time.perf_counter() - started:.1f} s: {result}")
 for family, finder in result.finder_results.items():
     narrowed = result.hypermodel.search_space.learning_rate_ranges[family]
-    valley = "none" if finder.valley is None else f"{finder.valley:.2e}"
-    print(f"  {family:<6} finder valley {valley}, searched {narrowed.low:.2e} .. {narrowed.high:.2e}")
+    print(f"  {family:<6} finder suggests {finder.suggest('constant'):.2e} (constant), "
+          f"{finder.suggest('one_cycle'):.2e} (one_cycle peak); searched {narrowed.low:.2e} .. {narrowed.high:.2e}")
 
 # %% [markdown]
 # ## Every trial, best first
