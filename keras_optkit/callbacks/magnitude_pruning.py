@@ -105,6 +105,9 @@ class MagnitudePruning(keras.callbacks.Callback):
                 )
         self._chosen: list[keras.Layer] = []
         self._holders: list[PruningMask] = []
+        self._first_step = self._launched = 0
+        self._next: int | None = None
+        self._synced = False
         self.sparsity = 0.0
 
     def set_model(self, model: keras.Model) -> None:
@@ -128,16 +131,43 @@ class MagnitudePruning(keras.callbacks.Callback):
             retrace_train_step(model)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
+        compiled_optimizer(self.model, type(self).__name__)
+        self._attach(self.model)
+        self._synced = False
+
+    def _sync(self) -> None:
+        """Reads where training stands, once every callback's on_train_begin has run (BackupAndRestore may have
+        restored the weights, the masks and the optimizer's counter there)."""
         model = self.model
-        compiled_optimizer(model, type(self).__name__)
-        self._attach(model)
         for holder in self._holders:  # the copy JAX reads, from masks restored or assigned since they were set
             holder.refresh()
+        if keras.backend.backend() == "jax":
+            retrace_train_step(model)
         self.sparsity = self._masked_fraction()
-        self._update_if_due()
+        self._first_step = self._step()
+        self._launched = 0
+        due = self.schedule.last_update_step(self._first_step)
+        if due is not None and any(int(ops.convert_to_numpy(h.mask_step)) != due for h in self._holders):
+            self._update(due)
+        self._next = self._update_after(due)
+        self._synced = True
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        self._update_if_due()
+        if not self._synced:
+            self._sync()
+            return
+        # The optimizer's counter advances by at most one per step launched, so it is read (a device-to-host
+        # copy) only once an update may be due.
+        if self._next is None or self._first_step + self._launched < self._next:
+            return
+        step = self._step()
+        if step >= self._next:
+            due = self.schedule.last_update_step(step)
+            self._update(due)
+            self._next = self._update_after(due)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._launched += int(getattr(self.model, "steps_per_execution", 1) or 1)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
@@ -152,12 +182,14 @@ class MagnitudePruning(keras.callbacks.Callback):
     def _step(self) -> int:
         return int(ops.convert_to_numpy(innermost_optimizer(self.model.optimizer).iterations))
 
-    def _update_if_due(self) -> None:
-        due = self.schedule.last_update_step(self._step())
-        if due is None:
-            return
-        if all(int(ops.convert_to_numpy(holder.mask_step)) == due for holder in self._holders):
-            return
+    def _update_after(self, due: int | None) -> int | None:
+        """The first update step after ``due`` (the first one of all when ``due`` is None); None when none is left."""
+        schedule = self.schedule
+        step = schedule.begin_step if due is None else due + schedule.frequency
+        return None if schedule.end_step is not None and step > schedule.end_step else step
+
+    def _update(self, due: int) -> None:
+        model = self.model  # on JAX, syncs the trainer's state into the variables first
         sparsity = self.schedule.sparsity_at(due)
         kernels = [np.asarray(ops.convert_to_numpy(layer.kernel)) for layer in self._chosen]
         masks = _masks.compute_masks(kernels, sparsity, self.scope, self._structure)
@@ -166,7 +198,7 @@ class MagnitudePruning(keras.callbacks.Callback):
             layer.kernel.assign((kernel * mask).astype(kernel.dtype))
         self.sparsity = self._masked_fraction()
         if keras.backend.backend() == "jax":
-            retrace_train_step(self.model)
+            retrace_train_step(model)
         if self.verbose:
             print(f"\nMagnitudePruning: step {due}, target sparsity {sparsity:.4f}, masked {self.sparsity:.4f}.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from keras_optkit.pruning.sparsity_schedule import SparsitySchedule
 from keras_optkit.schedules import schedule_values
 
 
@@ -29,8 +30,9 @@ def plot_schedule(
     """Plots one or several schedules over steps ``0 .. total_steps - 1`` on one labelled axes.
 
     Args:
-        schedule_or_list: A schedule (any ``LearningRateSchedule`` or a constant), a list of them (labelled by
-            class name), or a mapping ``{label: schedule}``.
+        schedule_or_list: A schedule (any ``LearningRateSchedule`` or a constant, or a sparsity schedule of
+            ``keras_optkit.pruning``: the axis then reads "sparsity"), a list of them (labelled by class name), or
+            a mapping ``{label: schedule}``.
         total_steps: Number of steps to plot (integer >= 1).
         ax: Optional matplotlib axes to draw on; a new figure is made otherwise.
         log: Logarithmic rate axis.
@@ -63,7 +65,8 @@ def plot_schedule(
     for label, schedule in labelled:
         ax.plot(range(total_steps), schedule_values(schedule, total_steps), label=label)
     ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
+    sparsity = all(isinstance(schedule, SparsitySchedule) for _, schedule in labelled)
+    ax.set_ylabel("sparsity (fraction pruned)" if sparsity else "learning rate")
     if log:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
