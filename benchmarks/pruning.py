@@ -33,7 +33,13 @@ import numpy as np
 
 from keras_optkit.callbacks import MagnitudePruning
 from keras_optkit.demo import load_digits_split
-from keras_optkit.pruning import PolynomialDecaySparsity, prune, shrink, sparsity_report, strip_pruning
+from keras_optkit.pruning import (
+    PolynomialDecaySparsity,
+    prune,
+    shrink,
+    sparsity_report,
+    strip_pruning,
+)
 
 BATCH, RATE = 64, 2e-3
 SPARSITIES = (0.0, 0.5, 0.8, 0.9, 0.95)

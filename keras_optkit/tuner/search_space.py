@@ -130,7 +130,7 @@ class SearchSpace:
     Hyperparameter names: ``optimizer``, ``schedule``, ``<optimizer>/learning_rate`` (one range per optimizer
     family, since good rates differ by orders of magnitude between Adam and SGD), ``sgd/momentum``,
     ``<schedule>/...``, ``adamw/weight_decay``, ``weight_decay/on`` and ``weight_decay``, ``l1/on`` and ``l1``, ``l2/on`` and ``l2``,
-    ``batch_size``.
+    ``batch_size``, ``sparsity``.
 
     Args:
         learning_rate: ``(low, high)`` log-uniform range, or a dict ``{optimizer family: (low, high)}`` for
@@ -153,6 +153,10 @@ class SearchSpace:
         regularize_layers: Which layers get the L1/L2 regularizers: None (every layer with a kernel), a regex on
             layer names, or a callable ``layer -> bool`` (see ``keras_optkit.regularizers.apply_regularization``).
         batch_sizes: Batch sizes to choose from, or None to keep the one given to ``fit``.
+        sparsity: The final sparsity of gradual magnitude pruning: a ``(low, high)`` uniform range (bounds in
+            [0, 1)), or None (no pruning). A trial prunes every Dense and Conv kernel with
+            :func:`build_pruning`'s :class:`~keras_optkit.callbacks.MagnitudePruning`, so the search weighs the
+            sparsity against the rest of the recipe (put the sparsity in the objective to prefer sparser models).
 
     Raises:
         ValueError: For an empty list, an unknown family, or a range with low > high or a bound <= 0.
@@ -167,6 +171,7 @@ class SearchSpace:
     l2: Any = (1e-6, 1e-2)
     regularize_layers: str | Callable[[keras.layers.Layer], bool] | None = None
     batch_sizes: Sequence[int] | None = None
+    sparsity: Any = None
 
     def __post_init__(self) -> None:
         if isinstance(self.optimizers, str) or not list(self.optimizers):
@@ -228,6 +233,7 @@ class SearchSpace:
                     f"Received: batch_sizes={self.batch_sizes!r}"
                 )
             self.batch_sizes = tuple(check.check_int("batch_sizes", b, minimum=1) for b in self.batch_sizes)
+        self.sparsity_range = _sparsity_range(self.sparsity)
 
     def fitted_to(self, total_steps: int) -> SearchSpace:
         """This space for runs of ``total_steps`` optimizer steps or more (the shortest trial's run).
@@ -305,6 +311,8 @@ class SearchSpace:
                 values[name] = self._declare_strength(hp, name, strength_bounds)
         if self.batch_sizes is not None:
             values["batch_size"] = hp.Choice("batch_size", list(self.batch_sizes))
+        if self.sparsity_range is not None:
+            values["sparsity"] = hp.Float("sparsity", *self.sparsity_range)
         return values
 
     @staticmethod
@@ -381,3 +389,33 @@ def build_optimizer(values: dict[str, Any], learning_rate: Any) -> keras.optimiz
         return cls(learning_rate=learning_rate, weight_decay=decay)
     entry = get_entry("optimizer", family)
     return entry.cls(learning_rate=learning_rate, weight_decay=decay)
+
+
+def _sparsity_range(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"`sparsity` must be None or a (low, high) pair. Received: sparsity={value!r}")
+    low = check.check_in_range("sparsity", value[0], 0.0, 1.0)
+    high = check.check_in_range("sparsity", value[1], 0.0, 1.0)
+    if low > high:
+        raise ValueError(f"`sparsity` must have low <= high. Received: sparsity={tuple(value)!r}")
+    return low, high
+
+
+def build_pruning(values: dict[str, Any], total_steps: int) -> keras.callbacks.Callback | None:
+    """The pruning callback of a trial's ``values`` for a run of ``total_steps``, or None without ``sparsity``.
+
+    The sparsity rises from 0 to the trial's along Zhu & Gupta's cubic curve over the first two thirds of the
+    run (ten mask updates), and holds for the last third, where the network recovers.
+    """
+    sparsity = float(values.get("sparsity") or 0.0)
+    if sparsity == 0.0:
+        return None
+    from keras_optkit.callbacks import MagnitudePruning
+    from keras_optkit.pruning import PolynomialDecaySparsity
+
+    total_steps = check.check_int("total_steps", total_steps, minimum=1)
+    end = max(2 * total_steps // 3, 1)
+    schedule = PolynomialDecaySparsity(0.0, sparsity, begin_step=0, end_step=end, frequency=max(end // 10, 1))
+    return MagnitudePruning(schedule)

@@ -8,7 +8,12 @@ from keras import ops
 
 from keras_optkit import list_entries
 from keras_optkit.callbacks import MagnitudePruning
-from keras_optkit.pruning import ConstantSparsity, PolynomialDecaySparsity, PruningMask, strip_pruning
+from keras_optkit.pruning import (
+    ConstantSparsity,
+    PolynomialDecaySparsity,
+    PruningMask,
+    strip_pruning,
+)
 from tests.reference import pruning as reference
 
 STEPS_PER_EPOCH, BATCH = 4, 8
