@@ -65,8 +65,14 @@ class OptimizerMonitor(keras.callbacks.Callback):
         log_every: Measure every ``log_every`` optimizer steps (integer >= 1).
 
     Example:
-        >>> monitor = OptimizerMonitor(log_every=100)
-        >>> # history = model.fit(x, y, callbacks=[monitor]); history.history["grad_norm"]
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.compile(keras.optimizers.SGD(0.01), loss="mse")
+        >>> x, y = np.ones((32, 4), "float32"), np.zeros((32, 1), "float32")
+        >>> monitor = OptimizerMonitor(log_every=2)
+        >>> history = model.fit(x, y, batch_size=8, epochs=2, callbacks=[monitor], verbose=0)
+        >>> sorted(history.history)  # SGD here has no weight decay to log
+        ['grad_norm', 'learning_rate', 'loss', 'update_ratio']
     """
 
     def __init__(self, log_every: int = 50) -> None:
