@@ -42,6 +42,7 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "2")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -67,7 +68,9 @@ ADAPTIVE_START = -4.0
 
 
 def grid_rates(problem: Problem) -> np.ndarray:
-    start = GRID_START.get(problem.optimizer, ADAPTIVE_START)
+    start = problem.grid_start
+    if start is None:
+        start = GRID_START.get(problem.optimizer, ADAPTIVE_START)
     return 10.0 ** (start + 0.3 * np.arange(GRID_STEPS))
 
 
@@ -254,7 +257,15 @@ def command_design(args: argparse.Namespace) -> None:
     print(f"design half: {', '.join(p.name for p in problems)}")
     found = {p.name: [anchors(t) for t in results[p.name]["range_tests"]] for p in problems}
     names = sorted(set.intersection(*(set(a) for p in problems for a in found[p.name])))
+    # Geometric means of two anchors as well: two noisy readings of the same curve.
+    for p in problems:
+        for a in found[p.name]:
+            for i, first in enumerate(names):
+                for second in names[i + 1 :]:
+                    a[f"{first}*{second}"] = math.sqrt(a[first] * a[second])
+    names = sorted(set.intersection(*(set(a) for p in problems for a in found[p.name])))
     offsets = np.round(np.arange(-2.0, 1.01, 0.05), 2)
+    shared: dict[str, list] = {name: [] for name in names}
     for schedule in SCHEDULES:
         print(f"{schedule}:")
         for rule in FASTAI_RULES:
@@ -273,11 +284,19 @@ def command_design(args: argparse.Namespace) -> None:
                     values.append(best_grid_score(entry, schedule) - float(np.median(scores)))
                 # The goal weighs the typical and the worst regret: minimize their sum, the worst counted half.
                 candidates.append((statistics.median(values) + 0.5 * max(values), name, offset, values))
+        for name in names:
+            shared[name].append(min((c for c in candidates if c[1] == name), key=lambda c: c[0]))
         candidates.sort(key=lambda c: c[0])
         for objective, name, offset, values in candidates[:6]:
             print(_summary_line(f"  {name:>9} x 10**{offset:+.2f} (objective {objective:.2f})", values))
         best = candidates[0]
         print("    per problem: " + ", ".join(f"{p.name} {v:.1f}" for p, v in zip(problems, best[3], strict=True)))
+    print("one anchor for every schedule, its best offset per schedule (sum of the three objectives):")
+    ranked = sorted(shared.items(), key=lambda item: sum(c[0] for c in item[1]))
+    for name, best in ranked[:8]:
+        print(f"  {name:>16} total {sum(c[0] for c in best):.2f}: " + "; ".join(
+            f"{schedule} 10**{c[2]:+.2f} median {statistics.median(c[3]):.2f} worst {max(c[3]):.2f}"
+            for schedule, c in zip(SCHEDULES, best, strict=True)))
     print("log10(best rate / lowest-loss rate), per problem and schedule:")
     for p in problems:
         entry = results[p.name]
