@@ -407,7 +407,8 @@ def build_pruning(values: dict[str, Any], total_steps: int) -> keras.callbacks.C
     """The pruning callback of a trial's ``values`` for a run of ``total_steps``, or None without ``sparsity``.
 
     The sparsity rises from 0 to the trial's along Zhu & Gupta's cubic curve over the first two thirds of the
-    run (ten mask updates), and holds for the last third, where the network recovers.
+    run (ten mask updates), and holds for the last third, where the network recovers. The weights of all Dense and
+    Conv kernels are ranked together (``scope="global"``), which spares small layers such as the output.
     """
     sparsity = float(values.get("sparsity") or 0.0)
     if sparsity == 0.0:
@@ -418,4 +419,4 @@ def build_pruning(values: dict[str, Any], total_steps: int) -> keras.callbacks.C
     total_steps = check.check_int("total_steps", total_steps, minimum=1)
     end = max(2 * total_steps // 3, 1)
     schedule = PolynomialDecaySparsity(0.0, sparsity, begin_step=0, end_step=end, frequency=max(end // 10, 1))
-    return MagnitudePruning(schedule)
+    return MagnitudePruning(schedule, scope="global")

@@ -44,7 +44,7 @@ def test_bad_sparsity_ranges_are_refused_naming_the_field(value, error):
 
 def test_a_trial_sparsity_builds_a_gradual_schedule_over_two_thirds_of_the_run():
     callback = build_pruning({"sparsity": 0.8}, total_steps=300)
-    assert isinstance(callback, MagnitudePruning)
+    assert isinstance(callback, MagnitudePruning) and callback.scope == "global"
     schedule = callback.schedule
     assert isinstance(schedule, PolynomialDecaySparsity)
     assert (schedule.initial_sparsity, schedule.final_sparsity, schedule.begin_step, schedule.end_step) == (
@@ -61,4 +61,5 @@ def test_a_trial_model_is_pruned_to_its_sparsity(digits_split):
     callback = build_pruning({"sparsity": 0.6}, total_steps=steps)
     model.fit(x_train[:256], y_train[:256], batch_size=64, epochs=3, verbose=0, callbacks=[callback])
     kernels = [np.asarray(keras.ops.convert_to_numpy(layer.kernel)) for layer in model.layers]
-    assert [float(np.mean(kernel == 0)) for kernel in kernels] == pytest.approx([0.6, 0.6], abs=1e-3)
+    zeros = sum(int(np.sum(kernel == 0)) for kernel in kernels)
+    assert zeros == round(0.6 * sum(kernel.size for kernel in kernels))
