@@ -176,6 +176,35 @@ def scale_learning_rate(
     return current_learning_rate(rate_owner)
 
 
+def carry_schedule_scaling(model: keras.Model) -> bool:
+    """Wrap every schedule-driven rate in a :class:`ScaledSchedule` at factor 1, now, so that later reductions
+    live in the optimizer's config (a ``.keras`` file keeps them); returns whether every schedule was already
+    wrapped, i.e. whether reductions made before this fit were carried into it.
+
+    A weights backup (``keras.callbacks.BackupAndRestore``, ``save_weights``) does not hold a schedule: a fit
+    resumed from one starts with the unwrapped schedule again, and this returns False.
+    """
+    carried = True
+    for rate_owner in rate_owners(model.optimizer):
+        source = rate_owner._learning_rate
+        if isinstance(source, _Schedule) and not isinstance(source, ScaledSchedule):
+            carried = False
+            rate_owner.learning_rate = ScaledSchedule(source, 1.0)
+            retrace_train_step(model)
+    return carried
+
+
+def refuse_lost_reductions(owner: str, epoch: int) -> None:
+    """The ``ValueError`` for a fit that resumes at ``epoch`` with a schedule whose reductions were not carried."""
+    raise ValueError(
+        f"{owner}: this fit starts at epoch {epoch} (resumed by BackupAndRestore, or initial_epoch) with a "
+        f"learning-rate schedule that does not carry the {owner}'s earlier reductions (they live in the "
+        "optimizer's schedule, which a weights backup does not save): it would train at the unreduced rate. "
+        "Continue from a `.keras` file saved after an epoch (it keeps the reduced schedule), or give the "
+        "optimizer a float learning rate (saved with the weights)."
+    )
+
+
 class StateSnapshot:
     """A copy, on the device, of every model and optimizer variable (weights, BatchNorm statistics, slots,
     iteration count, learning-rate variable).

@@ -13,13 +13,13 @@ from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
     StateSnapshot,
+    carry_schedule_scaling,
     check_rate_sources,
     ensure_optimizer_built,
     rate_owners,
-    retrace_train_step,
+    refuse_lost_reductions,
     scale_learning_rate,
 )
-from keras_optkit.schedules.scaled_schedule import ScaledSchedule
 
 
 @register(
@@ -88,16 +88,7 @@ class NaNGuard(keras.callbacks.Callback):
         model = self.model
         optimizer = ensure_optimizer_built(model, "NaNGuard")
         check_rate_sources(optimizer, "NaNGuard")
-        # A schedule is scaled by a ScaledSchedule, which the optimizer saves: wrap it now (at factor 1) so that a
-        # fit that resumes can tell a lowered rate it carries from a rate whose lowering was lost.
-        self._carried = True
-        for owner in rate_owners(optimizer):
-            source = owner._learning_rate
-            if isinstance(source, keras.optimizers.schedules.LearningRateSchedule) and not isinstance(
-                    source, ScaledSchedule):
-                self._carried = False
-                owner.learning_rate = ScaledSchedule(source, 1.0)
-                retrace_train_step(model)
+        self._carried = carry_schedule_scaling(model)
         self._first_epoch = None
         self.stopped = False
         self.recoveries = 0
@@ -108,13 +99,7 @@ class NaNGuard(keras.callbacks.Callback):
         if self._first_epoch is None:
             self._first_epoch = epoch
             if epoch > 0 and not self._carried:
-                raise ValueError(
-                    f"NaNGuard: this fit starts at epoch {epoch} (resumed by BackupAndRestore, or initial_epoch) "
-                    "with a learning-rate schedule that does not carry the guard's earlier reductions (they live "
-                    "in the optimizer's schedule, which a weights backup does not save): it would train at the "
-                    "unreduced rate. Continue from a `.keras` file saved after an epoch (it keeps the reduced "
-                    "schedule), or give the optimizer a float learning rate (saved with the weights)."
-                )
+                refuse_lost_reductions("NaNGuard", epoch)
         # Keras resets the metrics at each epoch start: keep the good copy in step with that.
         model = self.model
         self._metric_values = [ops.copy(v.value) for v in model.metrics_variables]

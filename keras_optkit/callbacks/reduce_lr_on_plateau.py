@@ -11,15 +11,15 @@ import numpy as np
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
+    carry_schedule_scaling,
     check_rate_sources,
-    compiled_optimizer,
     current_learning_rate,
     ensure_optimizer_built,
     learning_rate_logs,
     rate_owners,
+    refuse_lost_reductions,
     scale_learning_rate,
 )
-
 
 
 @register(
@@ -43,7 +43,15 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
     * ``mode="auto"`` minimizes ``loss`` / ``val_loss`` and, for any other name, follows the direction of the
       compiled metric of that name (``accuracy`` is maximized); it raises a ``ValueError`` when there is none.
 
-    The epoch logs get the learning rate the epoch ended with, under ``"learning_rate"``.
+    The epoch logs get the learning rate the epoch ended with, under ``"learning_rate"`` (for Keras's
+    ``MultiOptimizer``, ``"learning_rate_<i>"`` for its i-th sub-optimizer, each reduced on its own).
+
+    Each ``fit`` starts a new watch (no best value, wait counter at zero), as Keras's callback does; a fit resumed
+    by ``keras.callbacks.BackupAndRestore`` too. A float rate is a variable, saved with the weights, so the resumed
+    run continues from the reduced rate. A schedule's reductions live in the optimizer's schedule, which a weights
+    backup does not save: a fit that starts past epoch 0 with a schedule that does not carry them raises a
+    ``ValueError`` before its first batch, instead of training at the unreduced rate (a ``.keras`` file carries
+    them).
 
     Where this differs from Keras's: the learning rate may be a ``LearningRateSchedule`` (Keras's callback raises
     a ``TypeError`` then). The schedule is wrapped in a :class:`keras_optkit.schedules.ScaledSchedule` whose factor
@@ -108,6 +116,8 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         self.wait = 0
         self.cooldown_counter = 0
         self._direction = None
+        self._carried = True
+        self._first_epoch: int | None = None
 
     def in_cooldown(self) -> bool:
         """Whether the callback is in its cooldown period."""
@@ -118,6 +128,14 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         self.wait = 0
         self.cooldown_counter = 0
         check_rate_sources(ensure_optimizer_built(self.model, type(self).__name__), type(self).__name__)
+        self._carried = carry_schedule_scaling(self.model)
+        self._first_epoch = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+            if epoch > 0 and not self._carried:
+                refuse_lost_reductions(type(self).__name__, epoch)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self._direction is None:
