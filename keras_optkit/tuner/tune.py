@@ -237,6 +237,10 @@ def tune(
         **tuner_kwargs,
     }
     if tuner_name == "hyperband":
+        if budget.limit is not None:
+            # One Hyperband iteration (its default) may end long before the budget: repeat the brackets until
+            # the budget stops the search.
+            common.setdefault("hyperband_iterations", 10_000)
         engine = keras_tuner.Hyperband(max_epochs=epochs, **common)
     elif tuner_name == "bayesian":
         engine = keras_tuner.BayesianOptimization(max_trials=max_trials, **common)
@@ -281,7 +285,8 @@ def narrow_learning_rates(
 ) -> dict[str, Any]:
     """Runs one learning-rate range test per optimizer family of ``hypermodel``'s space (constant rate, no
     regularization) and narrows each family's range to the rates ``LRFinderResult.suggest`` gives for the
-    searched schedules, widened by ``sqrt(span)`` on each side, inside the original range.
+    searched schedules, widened by ``sqrt(span)`` on each side; a range that leaves the original one slides back
+    inside it (keeping its width when it can).
 
     The tests' batches are counted in ``hypermodel.budget``; under a limit they take at most
     :data:`FINDER_BUDGET_SHARE` of it (fewer steps each), and none run when a test would get fewer than
@@ -327,10 +332,13 @@ def narrow_learning_rates(
             )
         if not suggestions:
             continue
-        low = min(max(min(suggestions) / half, bounds.low), bounds.high)
-        high = max(min(max(suggestions) * half, bounds.high), bounds.low)
-        if low < high:
-            ranges[family] = LogRange(low, high, bounds.include_zero)
+        low, high = min(suggestions) / half, max(suggestions) * half
+        # A range that falls outside the searched one slides back in at the end it left, keeping its width.
+        if high > bounds.high:
+            low, high = low * bounds.high / high, bounds.high
+        if low < bounds.low:
+            low, high = bounds.low, min(high * bounds.low / low, bounds.high)
+        ranges[family] = LogRange(low, high, bounds.include_zero)
     hypermodel.search_space = space.with_learning_rates(ranges)
     keras.backend.clear_session()
     return results
