@@ -1,9 +1,15 @@
 """Suite-wide pytest hooks and fixtures."""
 
 import os
+import tempfile
 
-import keras
-import pytest
+# torch.compile's kernel cache is shared by every process of the machine (/tmp/torchinductor_<user>): two test
+# processes compiling the same kernel at once can read each other's half-written files. One cache per process;
+# set before keras imports torch.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="torchinductor-"))
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):

@@ -121,3 +121,34 @@ def test_with_a_hyperparameter_scheduler_nothing_is_left_on_the_optimizer(monito
     assert "grad_norm" in history.history
     assert "apply" not in vars(optimizer)
     assert optimizer.momentum == pytest.approx(0.9 - 0.4 * 5 / 6)  # the last step's value
+
+
+def test_with_gradient_accumulation_every_batch_is_measured():
+    """Every batch hands its own gradient to the optimizer; the weights move only every second batch."""
+    model = _model(keras.optimizers.SGD(0.05, gradient_accumulation_steps=2))
+    record = Record()
+    model.fit(X, Y, batch_size=8, epochs=1, shuffle=False, verbose=0,
+              callbacks=[OptimizerMonitor(log_every=1), record])
+    assert len(record.logs) == 6
+    for step, logs in enumerate(record.logs):
+        assert np.isfinite(logs["grad_norm"]) and logs["grad_norm"] > 0, (step, logs)
+        moved = any(not np.array_equal(b, a) for b, a in zip(record.begin[step], record.end[step], strict=True))
+        assert moved == (step % 2 == 1), step
+        assert (logs["update_ratio"] > 0) == moved
+
+
+def test_a_multi_optimizer_logs_each_sub_optimizer_rate():
+    sgd, adam = keras.optimizers.SGD(0.05), keras.optimizers.Adam(0.002)
+    multi = keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(sgd, {".*head.*": adam}))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="tanh", name="body"),
+                              keras.layers.Dense(2, name="head")])
+    model.compile(multi, "mse")
+    record = Record()
+    model.fit(X, Y, batch_size=16, epochs=1, shuffle=False, verbose=0,
+              callbacks=[OptimizerMonitor(log_every=1), record])
+    rates = {key: value for key, value in record.logs[0].items() if key.startswith("learning_rate")}
+    assert sorted(rates) == ["learning_rate_0", "learning_rate_1"]
+    assert sorted(rates.values()) == pytest.approx([0.002, 0.05])
+    assert np.isfinite(record.logs[0]["grad_norm"])
+    assert sgd.built and adam.built  # each sub-optimizer got variables to step

@@ -253,6 +253,11 @@ def interacting(backend: str) -> list[Cell]:
         for optimizer in ("keras.LossScaleOptimizer", "keras.MultiOptimizer"):
             cells.append(Cell(optimizer, wrapper=wrapper))
         cells.append(Cell("keras.Adam", wrapper=wrapper, feature="mixed_float16"))
+    # Callbacks whose state is in a schedule or in the callback, across a resume and a .keras file.
+    for callback in ("NaNGuard", "ReduceLROnPlateau", "StochasticWeightAveraging"):
+        for context in ("backup_restore", "save_load"):
+            for feature in ("float_rate", "schedule"):
+                cells.append(Cell("keras.Adam", feature=feature, callback=callback, context=context))
     return cells
 
 
