@@ -107,7 +107,7 @@ class MagnitudePruning(keras.callbacks.Callback):
         self._holders: list[PruningMask] = []
         self._first_step = self._launched = 0
         self._next: int | None = None
-        self._synced = False
+        self._synced = self._traced_this_fit = False
         self.sparsity = 0.0
 
     def set_model(self, model: keras.Model) -> None:
@@ -133,16 +133,19 @@ class MagnitudePruning(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         compiled_optimizer(self.model, type(self).__name__)
         self._attach(self.model)
-        self._synced = False
+        self._synced = self._traced_this_fit = False
 
     def _sync(self) -> None:
-        """Reads where training stands, once every callback's on_train_begin has run (BackupAndRestore may have
-        restored the weights, the masks and the optimizer's counter there)."""
+        """Reads where training stands at the first batch of each epoch, once the other callbacks have run
+        (BackupAndRestore may have restored the weights, the masks and the optimizer's counter at the start, a
+        NaNGuard an earlier state at any epoch)."""
         model = self.model
-        for holder in self._holders:  # the copy JAX reads, from masks restored or assigned since they were set
-            holder.refresh()
-        if keras.backend.backend() == "jax":
+        # The copies JAX reads, from masks restored or assigned since they were set.
+        changed = [holder.refresh() for holder in self._holders]
+        # A step traced in an earlier fit holds the copies of then; within a fit, only a change needs a trace.
+        if (any(changed) or not self._traced_this_fit) and keras.backend.backend() == "jax":
             retrace_train_step(model)
+        self._traced_this_fit = True
         self.sparsity = self._masked_fraction()
         self._first_step = self._step()
         self._launched = 0
@@ -151,6 +154,9 @@ class MagnitudePruning(keras.callbacks.Callback):
             self._update(due)
         self._next = self._update_after(due)
         self._synced = True
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._synced = False
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         if not self._synced:

@@ -70,9 +70,13 @@ class PruningMask(keras.layers.Layer):
         self.mask_step.assign(int(step))
         self._mask_copy = mask.copy()
 
-    def refresh(self) -> None:
-        """Takes the copy read on JAX from the mask variable again (after the variable was assigned directly)."""
-        self._mask_copy = np.asarray(ops.convert_to_numpy(self.mask), dtype=np.float32).copy()
+    def refresh(self) -> bool:
+        """Takes the copy read on JAX from the mask variable again (after the variable was assigned directly);
+        returns whether it changed."""
+        current = np.asarray(ops.convert_to_numpy(self.mask), dtype=np.float32)
+        changed = not np.array_equal(current, self._mask_copy)
+        self._mask_copy = current.copy()
+        return changed
 
     def numpy(self) -> np.ndarray:
         return np.asarray(ops.convert_to_numpy(self.mask))

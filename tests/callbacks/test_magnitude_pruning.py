@@ -216,6 +216,24 @@ def test_a_saved_model_resumes_with_its_masks_and_the_schedule_where_it_was(tmp_
         assert np.all(kernel[mask == 0] == 0)
 
 
+def test_masks_loaded_into_a_trained_model_hold_in_its_next_fit(tmp_path):
+    """The next fit must use the masks loaded since the step was last compiled (on JAX, a copy in the trace)."""
+    x, y = data()
+    schedule = ConstantSparsity(0.5, frequency=1000)
+    first, second = model_for(keras.optimizers.Adam(0.01)), model_for(keras.optimizers.Adam(0.01), seed=1)
+    for model in (first, second):
+        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[MagnitudePruning(schedule)])
+    old = [PruningMask.of(layer).numpy() for layer in first.layers]
+    second.save_weights(tmp_path / "second.weights.h5")
+    first.load_weights(tmp_path / "second.weights.h5")
+    loaded = [PruningMask.of(layer).numpy() for layer in first.layers]
+    assert any(not np.array_equal(a, b) for a, b in zip(old, loaded, strict=True))
+    first.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[MagnitudePruning(schedule)])
+    for layer, mask in zip(first.layers, loaded, strict=True):
+        np.testing.assert_array_equal(PruningMask.of(layer).numpy(), mask)  # step 4 is not an update step
+        assert np.all(numpy(layer.kernel)[mask == 0] == 0)
+
+
 class Interrupt(keras.callbacks.Callback):
     def __init__(self, epoch):
         super().__init__()
