@@ -4,11 +4,12 @@ On the panel's classification problems (or those given with ``--problems``), for
 
 * the reference: ``tune(tuner="random", max_trials=30, narrow_lr_with_finder=False)``, each trial
   ``--budget-epochs`` epochs (E), so B = 30 E epochs;
-* each strategy under ``budget_epochs=B/3`` (``max_trials`` high enough never to bind): ``default`` (what
-  ``tune(budget_epochs=...)`` does without a ``tuner``: range tests, their suggestions as the first trials, then
-  a random search in the narrowed ranges) and ``hyperband`` (the same range tests, then keras-tuner's Hyperband,
-  cut by the budget). ``random`` (no range test, a random search cut by the budget) is in the code too, left
-  out of the default run to keep it short.
+* each strategy under ``budget_epochs=B/3`` (``max_trials`` high enough never to bind): ``random_suggested``
+  (range tests, their suggestions as the first trials, then a random search in the narrowed ranges) and
+  ``hyperband`` (the same range tests, then keras-tuner's Hyperband brackets, repeated until the budget stops
+  them: what ``tune(budget_epochs=...)`` does without a ``tuner``, chosen from this measurement).
+  ``random`` (no range test, a random search cut by the budget) is in the code too, left out of the default run
+  to keep it short.
 
 Every search uses the default ``SearchSpace()`` (Adam, AdamW and SGD; five schedule families; weight decay and
 L2) and the validation accuracy as the objective. A strategy succeeds on a (problem, seed) when its best
@@ -29,8 +30,8 @@ import keras
 from _panel_problems import BY_NAME, Problem
 
 REFERENCE_TRIALS = 30
-STRATEGIES = ("default", "hyperband")
-ALL_STRATEGIES = ("default", "hyperband", "random")
+STRATEGIES = ("random_suggested", "hyperband")
+ALL_STRATEGIES = ("random_suggested", "hyperband", "random")
 DEFAULT_PROBLEMS = ("digits_mlp", "cancer_mlp", "blobs_mlp")
 
 
@@ -55,6 +56,8 @@ def _search(problem: Problem, seed: int, strategy: str, epochs: int, budget: flo
         arguments.update(budget_epochs=budget, max_trials=1000)
         if strategy == "hyperband":
             arguments["tuner"] = "hyperband"
+        elif strategy == "random_suggested":
+            arguments["tuner"] = "random"
         elif strategy == "random":
             arguments.update(tuner="random", narrow_lr_with_finder=False)
     start = time.perf_counter()
@@ -85,7 +88,7 @@ def main(args: Any) -> None:
             key = f"{problem.name}/{seed}/{epochs}"
             entry = cache.setdefault(key, {})
             for strategy in ("reference",) + STRATEGIES:
-                if strategy in entry and not args.force:
+                if args.no_train or (strategy in entry and not args.force):
                     continue
                 entry[strategy] = _search(problem, seed, strategy, epochs, budget)
                 path.parent.mkdir(parents=True, exist_ok=True)

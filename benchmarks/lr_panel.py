@@ -403,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="the JSON cache")
     parser.add_argument("--force", action="store_true", help="recompute cached entries")
     parser.add_argument("--budget-seeds", type=int, default=3, help="budget: seeds per problem")
-    parser.add_argument("--budget-epochs", type=int, default=3, help="budget: epochs of a random-search trial")
+    parser.add_argument("--budget-epochs", type=int, default=2, help="budget: epochs of a random-search trial")
+    parser.add_argument("--no-train", action="store_true", help="budget: only print the cached results")
     args = parser.parse_args(argv)
     if args.command in ("all", "grid"):
         command_grid(args)
