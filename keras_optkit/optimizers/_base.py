@@ -26,6 +26,13 @@ class Optimizer(keras.optimizers.Optimizer):
     under XLA). :class:`LazyAdam` is the optimizer for sparse updates.
     """
 
+    def build(self, var_list: list) -> None:
+        if not self.built:
+            from keras_optkit.optimizers._distribute import refuse_per_replica_arguments
+
+            refuse_per_replica_arguments(self)
+        super().build(var_list)
+
     def apply(self, grads: Any, trainable_variables: Any = None) -> Any:
         variables = self._trainable_variables if trainable_variables is None else trainable_variables
         grads = [

@@ -60,3 +60,46 @@ def share_per_replica(grads: list, replicas: int) -> list:
         return gradient / replicas
 
     return [share(g) for g in grads]
+
+
+def _replicas_in_sync(optimizer: keras.optimizers.Optimizer) -> int:
+    """Replicas of the tf.distribute strategy ``optimizer`` was created or is being built under (1 if none)."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    strategies = [getattr(optimizer, "_distribution_strategy", None)]
+    if tf.distribute.has_strategy():
+        strategies.append(tf.distribute.get_strategy())
+    return max([s.num_replicas_in_sync for s in strategies if s is not None] or [1])
+
+
+def refuse_per_replica_arguments(optimizer: keras.optimizers.Optimizer) -> None:
+    """A ``ValueError`` when ``optimizer`` (or one it wraps) uses a Keras base argument that goes wrong under a
+    tf.distribute strategy with several replicas: Keras clips (``clipnorm``, ``global_clipnorm``) each replica's
+    share of the gradient, not the batch gradient, and its gradient accumulation fails at the first step
+    (``merge_call`` inside the replica's graph). Called when the optimizer is built, before the first batch."""
+    replicas = _replicas_in_sync(optimizer)
+    if replicas < 2:
+        return
+    chain = [optimizer]
+    while getattr(chain[-1], "inner_optimizer", None) is not None:
+        chain.append(chain[-1].inner_optimizer)
+    for member in chain:
+        owner = type(member).__name__
+        for name in ("clipnorm", "global_clipnorm"):
+            value = getattr(member, name, None)
+            if value is not None:
+                raise ValueError(
+                    f"{owner}: under a tf.distribute strategy with {replicas} replicas Keras applies `{name}` to "
+                    "each replica's share of the gradient, not to the batch gradient, so training would differ "
+                    "from one device. Wrap the optimizer in keras_optkit's AdaptiveGradientClipping (it clips the "
+                    f"summed gradient) or clip without the strategy. Received: {name}={value!r}"
+                )
+        steps = getattr(member, "gradient_accumulation_steps", None)
+        if steps:
+            raise ValueError(
+                f"{owner}: Keras's gradient accumulation fails under a tf.distribute strategy with {replicas} "
+                "replicas (its conditional update cannot run in a replica's graph). Use a global batch "
+                f"gradient_accumulation_steps times larger instead. Received: gradient_accumulation_steps={steps!r}"
+            )

@@ -171,6 +171,9 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     def build(self, var_list: list) -> None:
         if self.built:
             return
+        from keras_optkit.optimizers._distribute import refuse_per_replica_arguments
+
+        refuse_per_replica_arguments(self)
         if not self.inner_optimizer.built:
             self.inner_optimizer.build(var_list)
         super().build(var_list)

@@ -157,6 +157,9 @@ class LazyAdam(keras.optimizers.Optimizer):
     def build(self, var_list: list) -> None:
         if self.built:
             return
+        from keras_optkit.optimizers._distribute import refuse_per_replica_arguments
+
+        refuse_per_replica_arguments(self)
         super().build(var_list)
         self._momentums, self._velocities = self.add_optimizer_variables(
             var_list, ["momentum", "velocity"]

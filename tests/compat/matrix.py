@@ -137,6 +137,9 @@ def refusal(cell: Cell) -> Refusal | None:
     if cell.callback == "find_lr" and cell.feature == "gradient_accumulation":
         return Refusal(("feature", "callback"), "gradient accumulation",
                        "run the range test with batch_size * gradient_accumulation_steps instead")
+    if (cell.context == "mirrored" and cell.feature in _PER_REPLICA and not _keras_alone(cell)):
+        return Refusal(("optimizer", "feature", "context"), _PER_REPLICA[cell.feature],
+                       "Keras applies it to each replica's share of the gradient, or fails: refused when built")
     if cell.callback == "StochasticWeightAveraging" and cell.context == "backup_restore":
         return Refusal(("callback", "context"), "was not saved",
                        "the running average is not in the backup: resume with start_epoch at the resumed epoch")
@@ -150,9 +153,25 @@ def refusal(cell: Cell) -> Refusal | None:
     return None
 
 
+_PER_REPLICA = {
+    "clipnorm": "applies `clipnorm` to each replica's share", "global_clipnorm": "applies `global_clipnorm` to each",
+    "gradient_accumulation": "gradient accumulation fails under a tf.distribute strategy",
+}
+
+
+def _keras_alone(cell: Cell) -> bool:
+    """A Keras optimizer with no wrapper of this package around it: nothing of ours is built to refuse."""
+    return cell.wrapper == "none" and cell.optimizer.startswith("keras.")
+
+
 def known_gap(cell: Cell) -> str | None:
     """A combination that neither trains correctly nor is refused yet: the test expects it to fail (not strictly:
     with some optimizers the difference vanishes), and docs/compatibility.md lists it."""
+    if cell.context == "mirrored" and cell.feature in _PER_REPLICA and _keras_alone(cell):
+        return ("Keras's own optimizers clip each replica's share of the gradient under MirroredStrategy "
+                "(or crash with gradient accumulation); this package's optimizers and wrappers refuse it")
+    if cell.context == "mirrored" and cell.feature == "mixed_float16":
+        return "mixed_float16 under MirroredStrategy differs from one device by more than float16 rounding"
     return None
 
 
