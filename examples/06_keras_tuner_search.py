@@ -93,10 +93,19 @@ result = tune(
     seed=SEED,
 )
 print(f"search done in {time.perf_counter() - started:.1f} s: {result}")
+
+
+def suggested(finder, schedule):
+    try:
+        return f"{finder.suggest(schedule):.2e}"
+    except ValueError:  # a range test whose loss did not fall: nothing to read, the range stays as given
+        return "none"
+
+
 for family, finder in result.finder_results.items():
     narrowed = result.hypermodel.search_space.learning_rate_ranges[family]
-    print(f"  {family:<6} finder suggests {finder.suggest('constant'):.2e} (constant), "
-          f"{finder.suggest('one_cycle'):.2e} (one_cycle peak); searched {narrowed.low:.2e} .. {narrowed.high:.2e}")
+    print(f"  {family:<6} finder suggests {suggested(finder, 'constant')} (constant), "
+          f"{suggested(finder, 'one_cycle')} (one_cycle peak); searched {narrowed.low:.2e} .. {narrowed.high:.2e}")
 
 # %% [markdown]
 # ## Every trial, best first

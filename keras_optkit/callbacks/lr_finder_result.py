@@ -51,7 +51,7 @@ class LRFinderResult:
     * ``"cosine"``: the anchor itself, the peak of :class:`keras_optkit.schedules.WarmupCosineDecay`.
 
     The anchor and the three offsets were chosen on the design half of the panel of
-    ``benchmarks/lr_panel.py`` (7 small problems, 5 optimizers, batch sizes 16-256), as the one anchor whose
+    ``benchmarks/lr_panel.py`` (7 small problems, 5 optimizers, batch sizes 16-128), as the one anchor whose
     best offsets minimize median + worst / 2 of the regret (best grid score minus score at the suggested
     rate); benchmarks/README.md reports how they do on the other half, where they sometimes miss badly
     (BatchNorm or SGD with small batches, whose range test keeps falling to rates that then diverge over a
