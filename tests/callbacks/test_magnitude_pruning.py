@@ -280,7 +280,7 @@ def test_gradual_pruning_of_a_digits_mlp_to_80_percent_keeps_it_accurate(digits_
                   metrics=["accuracy"])
     steps = int(np.ceil(len(x_train) / 64))
     pruning = MagnitudePruning(PolynomialDecaySparsity(0.0, 0.8, begin_step=2 * steps, end_step=5 * steps,
-                                                       frequency=steps))
+                                                       frequency=steps), scope="global")
     model.fit(x_train, y_train, batch_size=64, epochs=8, verbose=0, callbacks=[pruning])
     plain = strip_pruning(model)
     plain.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
