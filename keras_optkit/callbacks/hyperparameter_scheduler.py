@@ -148,7 +148,7 @@ class HyperparameterScheduler(keras.callbacks.Callback):
     def __init__(
         self,
         hyperparameter: str | keras.Variable,
-        schedule: _Schedule | Callable[[Any], Any],
+        schedule: keras.optimizers.schedules.LearningRateSchedule | Callable[[Any], Any],
         frequency: str = "step",
         verbose: int = 0,
     ) -> None:
@@ -179,11 +179,11 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         self.frequency = check.check_choice("frequency", frequency, ("step", "epoch"))
         self.verbose = check.check_int("verbose", verbose, minimum=0)
         self._owners: list = []
-        self._counter = None
-        self._hooks = None
+        self._counter: Any = None  # the optimizer whose step count the schedule reads, while fit runs
+        self._hooks: list[dict] | None = None
         self._hook_ran = False
         self._steps_run = 0
-        self._traced_value = None
+        self._traced_value: float | None = None
 
     @property
     def _label(self) -> str:
@@ -291,6 +291,8 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         retrace_train_step(self.model)
 
     def _detach(self) -> None:
+        if self._hooks is None:
+            return
         for owner, hooks in zip(self._owners, self._hooks, strict=True):
             detach_step_value(owner, hooks, self.hyperparameter, self._step_tensor)
         self._hooks = None

@@ -50,7 +50,7 @@ def _check_sweep(
 
 
 @keras.saving.register_keras_serializable(package="keras_optkit", name="LRFinderSweep")
-class _SweepSchedule(_Schedule):
+class _SweepSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """The sweep as a schedule of the optimizer's iteration count, while a schedule-driven optimizer
     is tested.
 
@@ -361,6 +361,8 @@ def find_lr(
         model.fit(**fit_arguments, callbacks=[finder], verbose=verbose)
     finally:
         finder.restore()
+    if finder.result is None:  # fit returned without training (it raises otherwise)
+        raise RuntimeError("find_lr: the range test did not run.")
     return finder.result
 
 

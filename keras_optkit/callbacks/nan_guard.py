@@ -76,6 +76,8 @@ class NaNGuard(keras.callbacks.Callback):
         self._metric_values = [ops.copy(v.value) for v in model.metrics_variables]
 
     def _restore(self, model: keras.Model) -> None:
+        if self._snapshot is None:
+            raise RuntimeError("NaNGuard has no good state to restore: training did not begin.")
         self._snapshot.restore(model)
         metrics = model.metrics_variables
         # The metrics only keep the logged running loss finite; if a metric was built after the copy was

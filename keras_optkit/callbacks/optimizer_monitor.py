@@ -80,9 +80,9 @@ class OptimizerMonitor(keras.callbacks.Callback):
         self.log_every = check.check_int("log_every", log_every, minimum=1)
         self.last: dict[str, float] = {}
         self._before: list | None = None
-        self._norm_variable = None
+        self._norm_variable: Any = None  # a keras.Variable, outside JAX, while fit runs
         self._received: dict[int, float] = {}
-        self._target = None
+        self._target: Any = None  # the optimizer whose apply is shadowed, while fit runs
         self._previous_apply = None
         self._rate = float("nan")
         self._step = 0

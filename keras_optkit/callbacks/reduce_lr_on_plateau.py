@@ -115,7 +115,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         self.best = None
         self.wait = 0
         self.cooldown_counter = 0
-        self._direction = None
+        self._direction: str | None = None
         self._carried = True
         self._first_epoch: int | None = None
 

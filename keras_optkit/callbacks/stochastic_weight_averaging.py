@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -145,7 +146,7 @@ def _batchnorm_layers(layer: keras.layers.Layer) -> list[keras.layers.BatchNorma
     return found
 
 
-def _input_batches(data: Any, batch_size: int):
+def _input_batches(data: Any, batch_size: int) -> Iterator[Any]:
     """Yields input batches of arrays, (x, y) tuples, a PyDataset or a dataset's (x, ...) elements."""
     if isinstance(data, tuple) and data and hasattr(data[0], "shape"):
         data = data[0]

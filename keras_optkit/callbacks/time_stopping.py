@@ -52,7 +52,7 @@ class TimeStopping(keras.callbacks.Callback):
         self.seconds = check.check_positive("seconds", seconds)
         self.verbose = check.check_int("verbose", verbose, minimum=0)
         self.check_every = check.check_choice("check_every", check_every, ("epoch", "batch"))
-        self.stopped_epoch = None
+        self.stopped_epoch: int | None = None
         # The clock is an attribute so that tests can drive it.
         self._clock = time.monotonic
         self._epoch = 0
