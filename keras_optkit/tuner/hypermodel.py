@@ -14,7 +14,7 @@ import keras_tuner
 import numpy as np
 
 from keras_optkit import _validation as check
-from keras_optkit.tuner.search_space import SearchSpace, build_optimizer, build_schedule
+from keras_optkit.tuner.search_space import SearchSpace, build_optimizer, build_pruning, build_schedule
 
 #: A diverged objective that is minimized is reported as this many times the worst finite value of the trial.
 DIVERGED_FACTOR = 10.0
@@ -173,6 +173,10 @@ class OptimizationHyperModel(keras_tuner.HyperModel):
         guard = DivergenceGuard(self.objective)
         counter = BudgetCounter(self.budget, batch_cost)
         kwargs["callbacks"] = [guard, counter] + list(kwargs.get("callbacks") or [])
+        # A searched sparsity prunes over the trial's whole horizon (the steps its schedule spans).
+        pruning = build_pruning(values, self.steps_for(self._trial_values(hp)) * self.epochs)
+        if pruning is not None:
+            kwargs["callbacks"].append(pruning)
         history = model.fit(*args, **kwargs)
         self._report(values, history, counter.batches * batch_cost)
         return history

@@ -63,3 +63,28 @@ def test_a_trial_model_is_pruned_to_its_sparsity(digits_split):
     kernels = [np.asarray(keras.ops.convert_to_numpy(layer.kernel)) for layer in model.layers]
     zeros = sum(int(np.sum(kernel == 0)) for kernel in kernels)
     assert zeros == round(0.6 * sum(kernel.size for kernel in kernels))
+
+
+def test_a_searched_sparsity_is_applied_in_the_trial(digits_split, tmp_path):
+    """The hypermodel's fit prunes each trial to the sparsity the tuner chose for it."""
+    import keras_tuner
+
+    from keras_optkit.tuner import OptimizationHyperModel, SearchSpace
+
+    x_train, y_train, _, _ = digits_split
+
+    def build_model():
+        return keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
+                                 keras.layers.Dense(10)])
+
+    space = SearchSpace(optimizers=["adam"], schedules=["constant"], l2=None, weight_decay=None,
+                        sparsity=(0.5, 0.7))
+    hypermodel = OptimizationHyperModel(build_model, search_space=space,
+                                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                                        epochs=3, train_samples=256, batch_size=64, objective="loss", verbose=0)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    hypermodel.fit(hp, model, x_train[:256], y_train[:256], batch_size=64, epochs=3, verbose=0)
+    kernels = [np.asarray(keras.ops.convert_to_numpy(layer.kernel)) for layer in model.layers]
+    zeros = sum(int(np.sum(kernel == 0)) for kernel in kernels)
+    assert zeros == round(hp.values["sparsity"] * sum(kernel.size for kernel in kernels))
