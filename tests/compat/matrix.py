@@ -272,6 +272,10 @@ def interacting(backend: str) -> list[Cell]:
         for wrapper in wrappers()[1:]:
             cells.append(Cell("keras.Adam", wrapper=wrapper, context=context))
         cells.append(Cell("keras.Adam", feature="global_clipnorm", context=context))
+        if context == "mirrored":  # refused by this package's optimizers and wrappers when built
+            for feature in _PER_REPLICA:
+                cells.append(Cell("GradientNormRatioSGD", feature=feature, context=context))
+                cells.append(Cell("keras.Adam", wrapper="Lookahead", feature=feature, context=context))
     for wrapper in wrappers()[1:]:
         for optimizer in ("keras.LossScaleOptimizer", "keras.MultiOptimizer"):
             cells.append(Cell(optimizer, wrapper=wrapper))
