@@ -39,9 +39,23 @@ def on_config(config):
 
 @event_priority(100)  # before mkdocs-jupyter's on_files, which wraps every .ipynb file it is given
 def on_files(files: Files, config) -> Files:
+    # The benchmarks page shows benchmarks/README.md, whose pictures sit next to it in benchmarks/results/.
+    for picture in sorted((ROOT / "benchmarks" / "results").glob("*.png")):
+        files.append(File(picture.relative_to(ROOT).as_posix(), src_dir=str(ROOT), dest_dir=config["site_dir"],
+                          use_directory_urls=config["use_directory_urls"]))
     for path in _notebooks():
         # A file read from the repository root (not a generated one): mkdocs-jupyter's wrapper reads the source
         # path from `src_dir`.
         files.append(File(path, src_dir=str(ROOT), dest_dir=config["site_dir"],
                           use_directory_urls=config["use_directory_urls"]))
     return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    # The benchmarks page includes benchmarks/README.md here (not through the snippet extension, which runs later),
+    # with its pictures' links (results/<name>.png, next to it) pointed at where the site has them.
+    include = '--8<-- "benchmarks/README.md"'
+    if page.file.src_uri == "benchmarks.md" and include in markdown:
+        text = (ROOT / "benchmarks" / "README.md").read_text()
+        return markdown.replace(include, text.replace("](results/", "](benchmarks/results/"))
+    return markdown
