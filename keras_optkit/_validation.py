@@ -210,3 +210,22 @@ def check_optimizer_base_arguments(arguments: Mapping[str, Any]) -> None:
         check_int("ema_overwrite_frequency", arguments["ema_overwrite_frequency"], minimum=1)
     if arguments.get("gradient_accumulation_steps") is not None:
         check_int("gradient_accumulation_steps", arguments["gradient_accumulation_steps"], minimum=2)
+
+
+def check_rebuildable(model: Any, owner: str, remedy: str = "") -> None:
+    """A ``TypeError`` unless ``model`` is a ``keras.Model``; a ``ValueError`` unless its config lists its layers
+    (Sequential or functional), which ``owner`` needs to rebuild it. ``remedy`` says what to do instead."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}")
+    if isinstance(model, keras.Sequential):
+        return
+    try:
+        config = model.get_config()
+    except NotImplementedError:
+        config = None
+    if not isinstance(config, dict) or "layers" not in config:
+        raise ValueError(
+            f"{owner} rebuilds the model from its config: it needs a Sequential or functional model, not a "
+            f"subclassed one ({type(model).__name__}).{' ' + remedy if remedy else ''} "
+            f"Received: model={model.name!r}"
+        )

@@ -190,7 +190,8 @@ def carry_schedule_scaling(model: keras.Model) -> bool:
         if isinstance(source, _Schedule) and not isinstance(source, ScaledSchedule):
             carried = False
             rate_owner.learning_rate = ScaledSchedule(source, 1.0)
-            retrace_train_step(model)
+    if not carried:
+        retrace_train_step(model)  # once, however many rate owners were wrapped
     return carried
 
 

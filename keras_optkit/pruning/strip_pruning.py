@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_optkit import _validation as check
 from keras_optkit.pruning._masks import all_layers
 from keras_optkit.pruning.pruning_mask import PruningMask
 
@@ -36,7 +37,7 @@ def strip_pruning(model: keras.Model) -> keras.Model:
         >>> plain.layers[0].kernel_constraint is None
         True
     """
-    check_rebuildable(model, "strip_pruning")
+    check.check_rebuildable(model, "strip_pruning")
 
     def clone(layer: keras.Layer) -> keras.Layer:
         config = layer.get_config()
@@ -48,22 +49,6 @@ def strip_pruning(model: keras.Model) -> keras.Model:
     stripped = keras.models.clone_model(model, clone_function=clone, recursive=True)
     copy_weights(model, stripped)
     return stripped
-
-
-def check_rebuildable(model: Any, owner: str) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}")
-    if isinstance(model, keras.Sequential):
-        return
-    try:
-        config = model.get_config()
-    except NotImplementedError:
-        config = None
-    if not isinstance(config, dict) or "layers" not in config:
-        raise ValueError(
-            f"{owner} rebuilds the model from its config: it needs a Sequential or functional model, not a "
-            f"subclassed one ({type(model).__name__}). Received: model={model.name!r}"
-        )
 
 
 def own_weights(layer: keras.Layer) -> list[Any]:

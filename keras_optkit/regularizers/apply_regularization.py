@@ -9,6 +9,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_optkit import _validation as check
 from keras_optkit.regularizers.l2sp import L2SP
 
 # Layer attribute that holds the regularizer of its main weight, per kind of weight.
@@ -47,23 +48,6 @@ def _selector(layers: Any) -> Callable[[keras.layers.Layer], bool]:
     if callable(layers):
         return lambda layer: bool(layers(layer))
     raise TypeError(f"`layers` must be None, a regex string or a callable. Received: layers={layers!r}")
-
-
-def _check_rebuildable(model: Any) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}")
-    if isinstance(model, keras.Sequential):
-        return
-    try:
-        config = model.get_config()
-    except NotImplementedError:
-        config = None
-    if not isinstance(config, dict) or "layers" not in config:
-        raise ValueError(
-            f"`model` must be a Sequential or functional model: a subclassed model ({type(model).__name__}) "
-            "cannot be rebuilt with new regularizers. Pass the regularizers to its layers' constructors instead. "
-            f"Received: model={model.name!r}"
-        )
 
 
 def _own_weights(model: keras.Model, skip: set[int]) -> list:
@@ -133,7 +117,8 @@ def apply_regularization(
         >>> len(model.losses)
         2
     """
-    _check_rebuildable(model)
+    check.check_rebuildable(model, "apply_regularization",
+                            "Pass the regularizers to its layers' constructors instead.")
     kernel = _resolve("kernel_regularizer", kernel_regularizer)
     bias = _resolve("bias_regularizer", bias_regularizer)
     activity = _resolve("activity_regularizer", activity_regularizer)

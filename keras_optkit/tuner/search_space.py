@@ -18,6 +18,7 @@ from keras_optkit.schedules import (
     OneCycle,
     WarmupCosineDecay,
 )
+from keras_optkit.tuner.sparsity import sparsity_range
 
 #: Schedule families: name -> one-line description. Each has its own conditional hyperparameters.
 SCHEDULE_FAMILIES = {
@@ -233,7 +234,7 @@ class SearchSpace:
                     f"Received: batch_sizes={self.batch_sizes!r}"
                 )
             self.batch_sizes = tuple(check.check_int("batch_sizes", b, minimum=1) for b in self.batch_sizes)
-        self.sparsity_range = _sparsity_range(self.sparsity)
+        self.sparsity_range = sparsity_range(self.sparsity)
 
     def fitted_to(self, total_steps: int) -> SearchSpace:
         """This space for runs of ``total_steps`` optimizer steps or more (the shortest trial's run).
@@ -390,33 +391,3 @@ def build_optimizer(values: dict[str, Any], learning_rate: Any) -> keras.optimiz
     entry = get_entry("optimizer", family)
     return entry.cls(learning_rate=learning_rate, weight_decay=decay)
 
-
-def _sparsity_range(value: Any) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"`sparsity` must be None or a (low, high) pair. Received: sparsity={value!r}")
-    low = check.check_in_range("sparsity", value[0], 0.0, 1.0)
-    high = check.check_in_range("sparsity", value[1], 0.0, 1.0)
-    if low > high:
-        raise ValueError(f"`sparsity` must have low <= high. Received: sparsity={tuple(value)!r}")
-    return low, high
-
-
-def build_pruning(values: dict[str, Any], total_steps: int) -> keras.callbacks.Callback | None:
-    """The pruning callback of a trial's ``values`` for a run of ``total_steps``, or None without ``sparsity``.
-
-    The sparsity rises from 0 to the trial's along Zhu & Gupta's cubic curve over the first two thirds of the
-    run (ten mask updates), and holds for the last third, where the network recovers. The weights of all Dense and
-    Conv kernels are ranked together (``scope="global"``), which spares small layers such as the output.
-    """
-    sparsity = float(values.get("sparsity") or 0.0)
-    if sparsity == 0.0:
-        return None
-    from keras_optkit.callbacks import MagnitudePruning
-    from keras_optkit.pruning import PolynomialDecaySparsity
-
-    total_steps = check.check_int("total_steps", total_steps, minimum=1)
-    end = max(2 * total_steps // 3, 1)
-    schedule = PolynomialDecaySparsity(0.0, sparsity, begin_step=0, end_step=end, frequency=max(end // 10, 1))
-    return MagnitudePruning(schedule, scope="global")

@@ -8,7 +8,7 @@ import pytest
 from keras_optkit.callbacks import MagnitudePruning
 from keras_optkit.pruning import PolynomialDecaySparsity
 from keras_optkit.tuner import SearchSpace
-from keras_optkit.tuner.search_space import build_pruning
+from keras_optkit.tuner.sparsity import build_pruning
 
 
 def test_sparsity_is_searched_in_its_range_alongside_the_recipe():
