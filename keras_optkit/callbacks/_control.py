@@ -95,10 +95,18 @@ def gradient_accumulation_steps(optimizer: keras.optimizers.Optimizer) -> int | 
 
 
 def compiled_optimizer(model: keras.Model, owner: str) -> keras.optimizers.Optimizer:
-    """``model.optimizer``, or a ``ValueError`` naming ``owner`` if the model is not compiled with one."""
+    """``model.optimizer``, or a ``ValueError`` naming ``owner`` if the model is not compiled with one.
+
+    Also refuses (``ValueError``) an optimizer Keras would train wrongly under a tf.distribute strategy with
+    several replicas (``clipnorm``, ``global_clipnorm`` or gradient accumulation on Keras's own optimizers: see
+    :func:`keras_optkit.optimizers._distribute.refuse_per_replica_arguments`): every callback of this package
+    asks for the optimizer when training begins, so none takes part in such a run."""
+    from keras_optkit.optimizers._distribute import refuse_per_replica_arguments
+
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         raise ValueError(f"{owner} needs a model compiled with an optimizer. Received: model={model!r}")
+    refuse_per_replica_arguments(optimizer, user=owner)
     return optimizer
 
 

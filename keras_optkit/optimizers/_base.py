@@ -14,6 +14,21 @@ def is_indexed_slices(gradient: Any) -> bool:
     return type(gradient).__name__ == "IndexedSlices" and hasattr(gradient, "indices")
 
 
+def overwrite_with_average(optimizer: keras.optimizers.Optimizer, var_list: list) -> None:
+    """What Keras's ``use_ema`` does when training ends (the weights take their moving average), with a copy of
+    the average. Keras 3.15 assigns the average's array itself: on JAX the weight and the average then share one
+    buffer, and the next ``fit`` fails at its first step (the train step donates both buffers)."""
+    averages = optimizer._model_variables_moving_average
+    if len(var_list) != len(averages):
+        raise ValueError(
+            f"{type(optimizer).__name__} holds moving averages of {len(averages)} variables; it was asked to "
+            f"finalize {len(var_list)}. Received: var_list of length {len(var_list)}"
+        )
+    for variable, average in zip(var_list, averages, strict=True):
+        if average is not None:
+            variable.assign(ops.copy(average))
+
+
 class Optimizer(keras.optimizers.Optimizer):
     """``keras.optimizers.Optimizer`` that hands its update dense gradients.
 
@@ -25,6 +40,9 @@ class Optimizer(keras.optimizers.Optimizer):
     decay), so ``apply`` sums the repeats into a dense gradient first, with the variable's static shape (compiles
     under XLA). :class:`LazyAdam` is the optimizer for sparse updates.
     """
+
+    def _overwrite_model_variables_with_average_value(self, trainable_variables: list) -> None:
+        overwrite_with_average(self, trainable_variables)
 
     def build(self, var_list: list) -> None:
         if not self.built:

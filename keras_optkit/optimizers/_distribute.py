@@ -74,11 +74,12 @@ def _replicas_in_sync(optimizer: keras.optimizers.Optimizer) -> int:
     return max([s.num_replicas_in_sync for s in strategies if s is not None] or [1])
 
 
-def refuse_per_replica_arguments(optimizer: keras.optimizers.Optimizer) -> None:
+def refuse_per_replica_arguments(optimizer: keras.optimizers.Optimizer, user: str | None = None) -> None:
     """A ``ValueError`` when ``optimizer`` (or one it wraps) uses a Keras base argument that goes wrong under a
     tf.distribute strategy with several replicas: Keras clips (``clipnorm``, ``global_clipnorm``) each replica's
     share of the gradient, not the batch gradient, and its gradient accumulation fails at the first step
-    (``merge_call`` inside the replica's graph). Called when the optimizer is built, before the first batch."""
+    (``merge_call`` inside the replica's graph). Called when the optimizer is built, before the first batch, and
+    by this package's callbacks when training begins (``user``: the callback's name, put first in the message)."""
     replicas = _replicas_in_sync(optimizer)
     if replicas < 2:
         return
@@ -86,7 +87,7 @@ def refuse_per_replica_arguments(optimizer: keras.optimizers.Optimizer) -> None:
     while getattr(chain[-1], "inner_optimizer", None) is not None:
         chain.append(chain[-1].inner_optimizer)
     for member in chain:
-        owner = type(member).__name__
+        owner = type(member).__name__ if user is None else f"{user} with {type(member).__name__}"
         for name in ("clipnorm", "global_clipnorm"):
             value = getattr(member, name, None)
             if value is not None:

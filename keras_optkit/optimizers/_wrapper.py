@@ -29,6 +29,7 @@ import keras
 from keras import ops
 
 from keras_optkit._registry import get_entry
+from keras_optkit.optimizers._base import overwrite_with_average
 from keras_optkit.optimizers._distribute import share_per_replica, sum_across_replicas
 
 
@@ -216,8 +217,15 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         )
 
     def finalize_variable_values(self, var_list: list) -> None:
-        self.inner_optimizer.finalize_variable_values(var_list)
+        inner = self.inner_optimizer
+        if inner.use_ema and type(inner).finalize_variable_values is keras.optimizers.Optimizer.finalize_variable_values:
+            overwrite_with_average(inner, var_list)  # a copy of the average (Keras's own optimizers alias it on JAX)
+        else:
+            inner.finalize_variable_values(var_list)
         super().finalize_variable_values(var_list)
+
+    def _overwrite_model_variables_with_average_value(self, trainable_variables: list) -> None:
+        overwrite_with_average(self, trainable_variables)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

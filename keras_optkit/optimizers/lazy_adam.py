@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-from keras_optkit.optimizers._base import is_indexed_slices
+from keras_optkit.optimizers._base import is_indexed_slices, overwrite_with_average
 from keras_optkit.optimizers._numerics import one_minus_power
 
 
@@ -153,6 +153,9 @@ class LazyAdam(keras.optimizers.Optimizer):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+
+    def _overwrite_model_variables_with_average_value(self, trainable_variables: list) -> None:
+        overwrite_with_average(self, trainable_variables)
 
     def build(self, var_list: list) -> None:
         if self.built:

@@ -82,6 +82,11 @@ def make_data(feature: str) -> tuple[np.ndarray, np.ndarray]:
     else:
         x = rng.normal(size=(n, 4)).astype("float32")
     y = rng.normal(size=(n, 1)).astype("float32")
+    if feature == "mixed_float16":
+        # Small enough that the scaled gradients (Keras's default initial loss scale, 2**15) never overflow
+        # float16 on one device: one device and MirroredStrategy (each replica half the batch, its loss halved)
+        # then take the same steps, and check_trained checks that none was skipped.
+        x, y = x * 0.25, y * 0.1
     return x, y
 
 
@@ -146,7 +151,13 @@ def make_callbacks(cell: Cell) -> list[keras.callbacks.Callback]:
         return [kc.StochasticWeightAveraging(start_epoch=1)]
     if name == "OptimizerMonitor":
         return [kc.OptimizerMonitor(log_every=1)]
-    return []
+    if name == "MagnitudePruning":
+        from keras_optkit.pruning import ConstantSparsity
+
+        return [kc.MagnitudePruning(ConstantSparsity(0.5))]
+    if name in ("none", "find_lr"):
+        return []
+    raise ValueError(f"no recipe for the callback {name!r}: add one to make_callbacks and _check_callback")
 
 
 def _sample_weight(cell: Cell) -> np.ndarray | None:
@@ -233,6 +244,12 @@ def _check_callback(cell: Cell, model: keras.Model, recorder: _Recorder, initial
             # NaN only on a step a LossScaleOptimizer skipped (non-finite scaled gradients).
             assert np.isfinite(logs["grad_norm"]) or cell.feature == "mixed_float16", logs
             assert any(key.startswith("learning_rate") for key in logs), logs
+    if name == "MagnitudePruning":
+        # Half of every Dense kernel (rounded) exactly 0 after the last step, counted from the weights.
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.Dense):
+                kernel = np.array(layer.kernel)
+                assert (kernel == 0).sum() >= round(0.5 * kernel.size), (layer.name, kernel)
     if name == "HyperparameterScheduler":
         hyperparameter = callbacks[0].hyperparameter
         # LinearSchedule(0.9, 0.8, total_steps=T) at the last step the optimizer took: u - 1 for u updates
@@ -310,6 +327,12 @@ def check_trained(cell: Cell, weights: list[np.ndarray], recorder: _Recorder, mo
             copies = [np.array(v) for v in (getattr(variable.value, "values", None) or [])]
             for copy in copies[1:]:
                 np.testing.assert_allclose(copy, copies[0], rtol=1e-6, atol=1e-7, err_msg=variable.path)
+    if cell.feature == "mixed_float16" and cell.callback != "NaNGuard" and cell.context != "save_load":
+        # No step skipped for overflow (a NaNGuard cell's NaN batch is skipped on purpose): a skipped step would
+        # make the comparison with the reference meaningless.
+        scaler = model.optimizer
+        assert isinstance(scaler, keras.optimizers.LossScaleOptimizer), type(scaler)
+        assert float(np.array(scaler.dynamic_scale)) >= scaler.initial_scale, f"{cell.id}: a step overflowed"
     if cell.context in ("one_device", "mirrored", "data_parallel"):
         _check_callback(cell, model, recorder, [], callbacks)
 

@@ -32,10 +32,25 @@ FEATURES = (
     "float_rate", "schedule", "weight_decay", "clipnorm", "global_clipnorm", "use_ema",
     "gradient_accumulation", "mixed_float16", "sparse_gradients",
 )
-CALLBACKS = (
-    "none", "find_lr", "HyperparameterScheduler", "ReduceLROnPlateau", "NaNGuard", "StochasticWeightAveraging",
-    "OptimizerMonitor",
+#: What Keras 3.15 itself does in these contexts, whatever this package's objects do (listed on the page).
+KERAS_ISSUES = (
+    "- Under `MirroredStrategy`, Keras's `LossScaleOptimizer` (what `compile` wraps the optimizer in under",
+    "  `mixed_float16`) decides whether the gradients are finite from the first replica's gradients only: a step",
+    "  whose overflow happens on another replica is applied, and the weights become NaN, where one device skips",
+    "  the step and halves the loss scale. The matrix's mixed_float16 cells use data whose scaled gradients never",
+    "  overflow, and check that no step was skipped; with overflows, one device and MirroredStrategy differ.",
+    "- Under `MirroredStrategy` with several replicas Keras's own optimizers apply `clipnorm` and `global_clipnorm`",
+    "  to each replica's share of the gradient, and its gradient accumulation fails at the first step. This",
+    "  package's optimizers and wrappers refuse those arguments under such a strategy, and its callbacks refuse a",
+    "  Keras optimizer that has them when training begins; `AdaptiveGradientClipping` around Keras's optimizer",
+    "  clips the summed gradient.",
 )
+#: The registry's callbacks the matrix does not run as themselves, and why (a test checks every other registered
+#: callback is a value of the callback dimension).
+NOT_IN_MATRIX = {
+    "LRFinder": "run through find_lr, the function that drives it and restores the model",
+    "TimeStopping": "stops fit on wall-clock time; it reads and writes neither the optimizer nor the weights",
+}
 CONTEXTS = ("one_device", "mirrored", "data_parallel", "backup_restore", "save_load")
 # Contexts that need a process of their own (devices are configured before the backend starts).
 DISTRIBUTED = {"mirrored": "tensorflow", "data_parallel": "jax"}
@@ -49,6 +64,14 @@ def package_optimizers() -> tuple[str, ...]:
     from keras_optkit import list_entries
 
     return tuple(e.name for e in list_entries("optimizer") if not e.flags.get("wrapper"))
+
+
+@cache
+def callbacks() -> tuple[str, ...]:
+    from keras_optkit import list_entries
+
+    names = tuple(e.name for e in list_entries("callback") if e.name not in NOT_IN_MATRIX)
+    return ("none", "find_lr", *names)
 
 
 @cache
@@ -88,7 +111,7 @@ DIMENSIONS = ("optimizer", "wrapper", "feature", "callback", "context")
 
 def dimension_values(backend: str) -> dict[str, tuple[str, ...]]:
     return {
-        "optimizer": optimizers(), "wrapper": wrappers(), "feature": FEATURES, "callback": CALLBACKS,
+        "optimizer": optimizers(), "wrapper": wrappers(), "feature": FEATURES, "callback": callbacks(),
         "context": contexts(backend),
     }
 
@@ -137,9 +160,13 @@ def refusal(cell: Cell) -> Refusal | None:
     if cell.callback == "find_lr" and cell.feature == "gradient_accumulation":
         return Refusal(("feature", "callback"), "gradient accumulation",
                        "run the range test with batch_size * gradient_accumulation_steps instead")
-    if (cell.context == "mirrored" and cell.feature in _PER_REPLICA and not _keras_alone(cell)):
+    if cell.context == "mirrored" and cell.feature in _PER_REPLICA and not _keras_alone(cell):
         return Refusal(("optimizer", "feature", "context"), _PER_REPLICA[cell.feature],
                        "Keras applies it to each replica's share of the gradient, or fails: refused when built")
+    if cell.context == "mirrored" and cell.feature in _PER_REPLICA and cell.callback != "none":
+        return Refusal(("feature", "callback", "context"), _PER_REPLICA[cell.feature],
+                       "Keras's optimizer would apply it to each replica's share of the gradient, or fail: this "
+                       "package's callbacks refuse to take part when training begins")
     if cell.callback == "StochasticWeightAveraging" and cell.context == "backup_restore":
         return Refusal(("callback", "context"), "was not saved",
                        "the running average is not in the backup: resume with start_epoch at the resumed epoch")
@@ -164,23 +191,28 @@ def _keras_alone(cell: Cell) -> bool:
     return cell.wrapper == "none" and cell.optimizer.startswith("keras.")
 
 
-def known_gap(cell: Cell) -> str | None:
+def _nothing_of_ours(cell: Cell) -> bool:
+    """Keras's optimizer, no wrapper and no callback of this package: the cell is Keras's alone."""
+    return _keras_alone(cell) and cell.callback == "none"
+
+
+def known_gap(cell: Cell, backend: str | None = None) -> str | None:
     """A combination that neither trains correctly nor is refused yet: the test expects it to fail (not strictly:
     with some optimizers the difference vanishes), and docs/compatibility.md lists it."""
-    if cell.context == "mirrored" and cell.feature in _PER_REPLICA and _keras_alone(cell):
-        return ("Keras's own optimizers clip each replica's share of the gradient under MirroredStrategy "
-                "(or crash with gradient accumulation); this package's optimizers and wrappers refuse it")
-    if cell.feature == "use_ema" and (cell.context == "save_load" or (
-            cell.context == "backup_restore" and cell.callback == "ReduceLROnPlateau")):
-        return ("on JAX, Keras 3.15 crashes at the end of a second fit of a model whose optimizer has use_ema=True "
-                "(the average's buffer was freed); TensorFlow and PyTorch pass")
-    if cell.context == "mirrored" and cell.feature == "mixed_float16":
-        return "mixed_float16 under MirroredStrategy differs from one device by more than float16 rounding"
+    if cell.context == "mirrored" and cell.feature in _PER_REPLICA and _nothing_of_ours(cell):
+        return ("Keras's own optimizer with nothing of this package in the run: Keras clips each replica's share "
+                "of the gradient under MirroredStrategy (or crashes with gradient accumulation); this package's "
+                "optimizers, wrappers and callbacks refuse it")
+    if backend in (None, "jax") and cell.feature == "use_ema" and _keras_alone(cell) and (
+            cell.context == "save_load" or (cell.context == "backup_restore" and cell.callback == "ReduceLROnPlateau")):
+        return ("Keras's own optimizer, unwrapped: on JAX, Keras 3.15 fails at the first step of a second fit with "
+                "use_ema=True (the weights were given the average's buffer itself); this package's optimizers and "
+                "wrappers copy it; TensorFlow and PyTorch pass")
     return None
 
 
-def expected(cell: Cell) -> str:
-    if known_gap(cell):
+def expected(cell: Cell, backend: str | None = None) -> str:
+    if known_gap(cell, backend):
         return "gap"
     return "refused" if refusal(cell) else "works"
 
@@ -213,7 +245,7 @@ def covering_array() -> tuple[tuple[str, Cell], ...]:
     """A greedy all-pairs covering array over the backend and the five dimensions: every allowed pair of
     values of two of them is in a cell that trains, or is itself refused. Returns (backend, cell) pairs."""
     values = {"backend": BACKENDS, "optimizer": optimizers(), "wrapper": wrappers(), "feature": FEATURES,
-              "callback": CALLBACKS, "context": CONTEXTS}
+              "callback": callbacks(), "context": CONTEXTS}
     wanted = {
         (a, va, b, vb)
         for a, b in itertools.combinations(AXES, 2) for va in values[a] for vb in values[b]
@@ -276,12 +308,20 @@ def interacting(backend: str) -> list[Cell]:
             for feature in _PER_REPLICA:
                 cells.append(Cell("GradientNormRatioSGD", feature=feature, context=context))
                 cells.append(Cell("keras.Adam", wrapper="Lookahead", feature=feature, context=context))
+            # ... and by each callback of this package, around Keras's own optimizer, when training begins.
+            features = itertools.cycle(_PER_REPLICA)
+            for callback in callbacks()[1:]:
+                cells.append(Cell("keras.Adam", feature=next(features), callback=callback, context=context))
     for wrapper in wrappers()[1:]:
         for optimizer in ("keras.LossScaleOptimizer", "keras.MultiOptimizer"):
             cells.append(Cell(optimizer, wrapper=wrapper))
         cells.append(Cell("keras.Adam", wrapper=wrapper, feature="mixed_float16"))
-    # Callbacks whose state is in a schedule or in the callback, across a resume and a .keras file.
-    for callback in ("NaNGuard", "ReduceLROnPlateau", "StochasticWeightAveraging"):
+    # Keras's EMA of the weights across a .keras file (JAX: see known_gap), with Keras's optimizer and one of ours.
+    for optimizer, wrapper in (("keras.Adam", "none"), ("RAdam", "none"), ("keras.Adam", "Lookahead")):
+        cells.append(Cell(optimizer, wrapper=wrapper, feature="use_ema", context="save_load"))
+    # Callbacks whose state is in a schedule, the callback or the model (pruning masks), across a resume and a
+    # .keras file.
+    for callback in ("NaNGuard", "ReduceLROnPlateau", "StochasticWeightAveraging", "MagnitudePruning"):
         for context in ("backup_restore", "save_load"):
             for feature in ("float_rate", "schedule"):
                 cells.append(Cell("keras.Adam", feature=feature, callback=callback, context=context))
@@ -309,9 +349,9 @@ def _mark(cell: Cell) -> str:
 
 def render() -> str:
     rows_by = {
-        "optimizer": optimizers(), "wrapper": wrappers()[1:], "feature": FEATURES, "callback": CALLBACKS[1:],
+        "optimizer": optimizers(), "wrapper": wrappers()[1:], "feature": FEATURES, "callback": callbacks()[1:],
     }
-    columns_by = {"wrapper": wrappers()[1:], "feature": FEATURES, "callback": CALLBACKS[1:],
+    columns_by = {"wrapper": wrappers()[1:], "feature": FEATURES, "callback": callbacks()[1:],
                   "context": CONTEXTS}
     lines = [
         "# Compatibility",
@@ -332,7 +372,7 @@ def render() -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for backend in BACKENDS:
-        outcomes = [expected(c) for c in cells_for(backend)]
+        outcomes = [expected(c, backend) for c in cells_for(backend)]
         lines.append(f"| {backend} | {len(outcomes)} | {outcomes.count('works')} | {outcomes.count('refused')} "
                      f"| {outcomes.count('gap')} |")
     for row_dimension, row_values in rows_by.items():
@@ -352,13 +392,15 @@ def render() -> str:
                     if mark != "yes":
                         lines.append(f"- `{r}` with `{c}`: {mark}")
     triples = []
-    for feature, callback, context in itertools.product(FEATURES, CALLBACKS[1:], CONTEXTS):
+    for feature, callback, context in itertools.product(FEATURES, callbacks()[1:], CONTEXTS):
         cell = Cell("keras.Adam", feature=feature, callback=callback, context=context)
         reason = refusal(cell)
         if reason is not None and len(reason.dimensions) == 3:
             triples.append(f"- `{feature}` with `{callback}` in `{context}`: refused: {reason.reason}")
     if triples:
         lines += ["", "## Combinations of three", "", *triples]
+    lines += ["", "## Keras's own behaviour", "", *KERAS_ISSUES]
+    lines += ["", "## Not in the matrix", "", *(f"- `{name}`: {why}" for name, why in NOT_IN_MATRIX.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -50,8 +50,8 @@ def check_cell(cell: Cell, context=contextlib.nullcontext) -> str:
 
 
 def _params(cells):
-    return [pytest.param(cell, id=cell.id, marks=[pytest.mark.xfail(reason=known_gap(cell))]
-                         if known_gap(cell) else []) for cell in cells]
+    return [pytest.param(cell, id=cell.id, marks=[pytest.mark.xfail(reason=known_gap(cell, BACKEND))]
+                         if known_gap(cell, BACKEND) else []) for cell in cells]
 
 
 @pytest.mark.parametrize("cell", _params(LOCAL))
