@@ -67,8 +67,26 @@ def score(problem: Problem, predictions: np.ndarray, y_val: np.ndarray) -> float
     return float(max(0.0, 100.0 * (1.0 - residual / total)))
 
 
-def train_runs(problem: Problem, runs: list[tuple[int, np.ndarray]]) -> list[float]:
-    """The validation score of each run ``(seed, rate of every step)`` of ``problem``."""
+def validation_loss(problem: Problem, predictions: np.ndarray, y_val: np.ndarray) -> float:
+    """The validation loss (cross-entropy from logits, or mean squared error); ``inf`` when not finite."""
+    if not np.all(np.isfinite(predictions)):
+        return math.inf
+    if problem.task == "classification":
+        logits = predictions - predictions.max(axis=-1, keepdims=True)
+        log_probabilities = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        value = -np.mean(log_probabilities[np.arange(len(y_val)), y_val.astype(int)])
+    else:
+        value = np.mean((predictions.reshape(-1) - y_val) ** 2)
+    return float(value) if np.isfinite(value) else math.inf
+
+
+def train_runs(
+    problem: Problem, runs: list[tuple[int, np.ndarray]], steps: int | None = None, measure: str = "score"
+) -> list[float]:
+    """The validation score (``measure="score"``) or loss (``"loss"``) of each run ``(seed, rate of every
+    step)`` of ``problem``, trained for ``steps`` steps (default: the problem's)."""
+    steps = problem.steps if steps is None else steps
+    measured = score if measure == "score" else validation_loss
     import jax
     import jax.numpy as jnp
 
@@ -123,11 +141,11 @@ def train_runs(problem: Problem, runs: list[tuple[int, np.ndarray]]) -> list[flo
         non_trainable = stack([states[seed][3] for seed, _ in padded])
         optimizer_vars = stack([optimizer_start for _ in padded])
         indices = jnp.asarray(
-            np.stack([batch_indices(seed, len(x_train), problem.batch_size, problem.steps) for seed, _ in padded])
+            np.stack([batch_indices(seed, len(x_train), problem.batch_size, steps) for seed, _ in padded])
         )
         rates = jnp.asarray(np.stack([np.asarray(r, dtype="float32") for _, r in padded]))
         predictions = np.asarray(train_chunk(trainable, non_trainable, optimizer_vars, indices, rates))
-        scores += [score(problem, predictions[i], y_val) for i in range(len(chunk))]
+        scores += [measured(problem, predictions[i], y_val) for i in range(len(chunk))]
     return scores
 
 

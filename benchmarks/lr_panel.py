@@ -14,6 +14,11 @@ package's RAdam and AdaBelief):
    the seeds, at each rate) minus the median score at the suggested rates, in points (accuracy in %, or
    100 x R^2), for the design half and the report half; a bar chart of the report half.
 
+``refine``: the ``refine`` rule, ``keras_optkit.callbacks.refine_lr``'s short second sweep (candidates
+``suggest(schedule) x 10**REFINE_EXPONENTS``, each trained for a fifth of the problem's steps, the lowest validation
+loss kept), computed through the same vmapped trainer, then its chosen rates trained in full; ``design-refine``
+compares subsets of the candidates on the design half.
+
 ``design`` prints how the candidate rules do on the design half (each run's score at a rate off the grid is read
 by interpolating its grid curve in log-rate): it is how the constants of ``LRFinderResult.suggest`` were chosen.
 ``budget`` measures ``tune(budget_epochs=B/3)`` against a 30-trial random search costing B epochs (see
@@ -59,7 +64,14 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_RESULTS = HERE / "results" / "lr_panel.json"
 SCHEDULES = ("constant", "one_cycle", "cosine")
 FASTAI_RULES = ("minimum", "steepest", "valley")
-RULES = ("suggest",) + FASTAI_RULES
+RULES = ("suggest", "refine") + FASTAI_RULES
+#: The short sweep of ``refine_lr``: candidates suggest(schedule) x 10**REFINE_EXPONENTS (chosen with
+#: ``design-refine`` on the design half), each trained for a fifth of the
+#: problem's steps under the schedule compressed to them. ``refine`` caches the losses of the wider set
+#: REFINE_MEASURED, so that ``design`` can compare subsets of it without training.
+REFINE_MEASURED = (-1.5, -1.0, -0.5, 0.0, 0.5)
+REFINE_EXPONENTS = (-1.5, -1.0, 0.0)
+REFINE_FRACTION = 5
 SEEDS = (0, 1, 2)
 #: Grid exponents: 16 rates a factor 10**0.3 (about 2) apart.
 GRID_STEPS = 16
@@ -127,26 +139,68 @@ def finder_result(test: dict[str, Any]) -> Any:
     )
 
 
-def suggested_rate(test: dict[str, Any], rule: str, schedule: str) -> float:
+def refined_rate(sweep: dict[str, Any], exponents: tuple[float, ...] = REFINE_EXPONENTS) -> float:
+    """The candidate of a cached short sweep with the lowest finite validation loss (the anchor if none is)."""
+    losses = {e: v for e, v in zip(sweep["exponents"], sweep["losses"], strict=True) if e in exponents}
+    finite = {e: v for e, v in losses.items() if math.isfinite(v) and v <= sweep["initial_loss"]}
+    exponent = min(finite, key=finite.get) if finite else 0.0
+    return float(sweep["anchor"] * 10.0**exponent)
+
+
+def suggested_rate(test: dict[str, Any], rule: str, schedule: str, sweep: dict[str, Any] | None = None) -> float:
     result = finder_result(test)
     if rule == "suggest":
         return float(result.suggest(schedule))
+    if rule == "refine":
+        if sweep is None:
+            raise ValueError("The refine rule needs the short sweep: run `lr_panel.py refine` first.")
+        return refined_rate(sweep)
     return float(getattr(result, rule))
 
 
-def run_verify(problem: Problem, entry: dict[str, Any]) -> dict[str, Any]:
+def run_refine(problem: Problem, entry: dict[str, Any]) -> dict[str, Any]:
+    """The short sweep of every seed and schedule, through the vmapped trainer: from the seed's initial weights
+    and batch order, each candidate trained for ``problem.steps // REFINE_FRACTION`` steps under the schedule
+    compressed to them, scored by the validation loss (what ``refine_lr`` computes with ``validation_data``)."""
+    from _panel_train import schedule_multipliers, train_runs
+
+    steps = problem.steps // REFINE_FRACTION
+    runs, keys = [], []
+    for schedule in SCHEDULES:
+        shape = schedule_multipliers(schedule, steps)
+        for seed in SEEDS:
+            anchor = suggested_rate(entry["range_tests"][SEEDS.index(seed)], "suggest", schedule)
+            runs.append((seed, 0.0 * shape))
+            keys.append((schedule, seed, anchor, None))
+            for exponent in REFINE_MEASURED:
+                runs.append((seed, anchor * 10.0**exponent * shape))
+                keys.append((schedule, seed, anchor, exponent))
+    start = time.perf_counter()
+    losses = train_runs(problem, runs, steps=steps, measure="loss")
+    sweeps: dict[str, list] = {s: [] for s in SCHEDULES}
+    for (schedule, _seed, anchor, exponent), value in zip(keys, losses, strict=True):
+        if exponent is None:
+            sweeps[schedule].append({"anchor": anchor, "initial_loss": value, "exponents": [], "losses": []})
+        else:
+            sweeps[schedule][-1]["exponents"].append(exponent)
+            sweeps[schedule][-1]["losses"].append(value)
+    return {"steps": steps, "sweeps": sweeps, "seconds": time.perf_counter() - start, "runs": len(runs)}
+
+
+def run_verify(problem: Problem, entry: dict[str, Any], rules: tuple[str, ...] = RULES) -> dict[str, Any]:
     from _panel_train import schedule_multipliers, train_runs
 
     runs, keys = [], []
-    for rule in RULES:
+    for rule in rules:
         for schedule in SCHEDULES:
             shape = schedule_multipliers(schedule, problem.steps)
             for seed in SEEDS:
-                rate = suggested_rate(entry["range_tests"][SEEDS.index(seed)], rule, schedule)
+                sweep = entry["refine"]["sweeps"][schedule][SEEDS.index(seed)] if rule == "refine" else None
+                rate = suggested_rate(entry["range_tests"][SEEDS.index(seed)], rule, schedule, sweep)
                 runs.append((seed, rate * shape))
                 keys.append((rule, schedule, rate))
     scores = train_runs(problem, runs)
-    verified: dict[str, Any] = {rule: {s: {"rates": [], "scores": []} for s in SCHEDULES} for rule in RULES}
+    verified: dict[str, Any] = {rule: {s: {"rates": [], "scores": []} for s in SCHEDULES} for rule in rules}
     for (rule, schedule, rate), value in zip(keys, scores, strict=True):
         verified[rule][schedule]["rates"].append(rate)
         verified[rule][schedule]["scores"].append(value)
@@ -224,6 +278,47 @@ def command_verify(args: argparse.Namespace) -> None:
         entry["verify"] = run_verify(problem, entry)
         save(args.results, results)
         print(f"verify {problem.name}: {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def command_refine(args: argparse.Namespace) -> None:
+    """The short sweep of every problem (cached), then the runs at the rates the ``refine`` rule picks."""
+    results = load(args.results)
+    for problem in selected(args):
+        entry = results.get(problem.name)
+        if entry is None:
+            print(f"refine {problem.name}: no grid yet, skipped")
+            continue
+        start = time.perf_counter()
+        if "refine" not in entry or args.force:
+            entry["refine"] = run_refine(problem, entry)
+        if "refine" not in entry.get("verify", {}) or args.force or args.reverify:
+            entry.setdefault("verify", {}).update(run_verify(problem, entry, rules=("refine",)))
+        save(args.results, results)
+        print(f"refine {problem.name}: {time.perf_counter() - start:.0f} s "
+              f"(short sweep {entry['refine']['runs']} runs of {entry['refine']['steps']} steps)", flush=True)
+
+
+def command_design_refine(args: argparse.Namespace) -> None:
+    """How subsets of the cached short-sweep candidates do on the design half (scores read off the grid)."""
+    import itertools
+
+    results = load(args.results)
+    problems = [p for p in PROBLEMS if p.half == "design" and "refine" in results.get(p.name, {})]
+    subsets = [c for n in (3, 4, 5) for c in itertools.combinations(REFINE_MEASURED, n) if 0.0 in c]
+    for subset in subsets:
+        line, objective = [], 0.0
+        for schedule in SCHEDULES:
+            values = []
+            for p in problems:
+                entry = results[p.name]
+                scores = [
+                    interpolated_score(entry, schedule, i, refined_rate(sweep, subset))
+                    for i, sweep in enumerate(entry["refine"]["sweeps"][schedule])
+                ]
+                values.append(best_grid_score(entry, schedule) - float(np.median(scores)))
+            line.append(f"{schedule} median {statistics.median(values):.2f} worst {max(values):.2f}")
+            objective += statistics.median(values) + 0.5 * max(values)
+        print(f"  {subset} (objective {objective:.2f}): " + "; ".join(line))
 
 
 def _summary_line(label: str, values: list[float]) -> str:
@@ -397,11 +492,12 @@ def command_budget(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", nargs="?", default="all",
-                        choices=("all", "grid", "verify", "design", "report", "budget"))
+                        choices=("all", "grid", "verify", "refine", "design", "design-refine", "report", "budget"))
     parser.add_argument("--problems", help="comma-separated problem names (default: all)")
     parser.add_argument("--half", default="all", choices=("all", "design", "report"))
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="the JSON cache")
     parser.add_argument("--force", action="store_true", help="recompute cached entries")
+    parser.add_argument("--reverify", action="store_true", help="refine: retrain the refine rule's runs only")
     parser.add_argument("--budget-seeds", type=int, default=3, help="budget: seeds per problem")
     parser.add_argument("--budget-epochs", type=int, default=2, help="budget: epochs of a random-search trial")
     parser.add_argument("--no-train", action="store_true", help="budget: only print the cached results")
@@ -410,8 +506,12 @@ def main(argv: list[str] | None = None) -> None:
         command_grid(args)
     if args.command in ("all", "verify"):
         command_verify(args)
+    if args.command in ("all", "refine"):
+        command_refine(args)
     if args.command == "design":
         command_design(args)
+    if args.command == "design-refine":
+        command_design_refine(args)
     if args.command in ("all", "report"):
         command_report(args)
     if args.command == "budget":
