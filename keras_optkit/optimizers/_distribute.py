@@ -47,16 +47,24 @@ def sum_across_replicas(grads: list) -> tuple[list, int]:
 
 
 def share_per_replica(grads: list, replicas: int) -> list:
-    """What each replica hands an optimizer that sums across replicas itself, so that its sum is ``grads``."""
+    """What each replica hands an optimizer that sums across replicas itself, so that its sum is ``grads``.
+
+    A dense gradient is split evenly. A ``tf.IndexedSlices`` one goes whole to the first replica, and as zeros to
+    the others: the strategy sums slices by concatenating them, and an optimizer that updates slice by slice
+    (Keras's Adam squares each) must see the batch's slices as one device does, not each of them twice at half
+    its value (zero slices add nothing)."""
     if replicas == 1:
         return list(grads)
     import tensorflow as tf
+
+    first = tf.cast(tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 0), "float32")
 
     def share(gradient: Any) -> Any:
         if gradient is None:
             return None
         if isinstance(gradient, tf.IndexedSlices):
-            return tf.IndexedSlices(gradient.values / replicas, gradient.indices, gradient.dense_shape)
+            values = gradient.values * tf.cast(first, gradient.values.dtype)
+            return tf.IndexedSlices(values, gradient.indices, gradient.dense_shape)
         return gradient / replicas
 
     return [share(g) for g in grads]

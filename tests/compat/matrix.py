@@ -303,6 +303,8 @@ def interacting(backend: str) -> list[Cell]:
                 cells.append(Cell(optimizer, context=context))
         for wrapper in wrappers()[1:]:
             cells.append(Cell("keras.Adam", wrapper=wrapper, context=context))
+            # An embedding's tf.IndexedSlices through the wrapper's two reductions, into Keras's per-slice Adam.
+            cells.append(Cell("keras.Adam", wrapper=wrapper, feature="sparse_gradients", context=context))
         cells.append(Cell("keras.Adam", feature="global_clipnorm", context=context))
         if context == "mirrored":  # refused by this package's optimizers and wrappers when built
             for feature in _PER_REPLICA:
