@@ -12,7 +12,7 @@ from keras_optkit.callbacks.magnitude_pruning import MagnitudePruning
 from keras_optkit.callbacks.nan_guard import NaNGuard
 from keras_optkit.callbacks.optimizer_monitor import OptimizerMonitor
 from keras_optkit.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
-from keras_optkit.callbacks.refine_lr import RefinedRate, refine_lr
+from keras_optkit.callbacks.lr_refine import RefinedRate, refine_lr
 from keras_optkit.callbacks.stochastic_weight_averaging import StochasticWeightAveraging
 from keras_optkit.callbacks.time_stopping import TimeStopping
 
