@@ -95,17 +95,22 @@ def gradient_accumulation_steps(optimizer: keras.optimizers.Optimizer) -> int | 
 
 
 def compiled_optimizer(model: keras.Model, owner: str) -> keras.optimizers.Optimizer:
-    """``model.optimizer``, or a ``ValueError`` naming ``owner`` if the model is not compiled with one.
-
-    Also refuses (``ValueError``) an optimizer Keras would train wrongly under a tf.distribute strategy with
-    several replicas (``clipnorm``, ``global_clipnorm`` or gradient accumulation on Keras's own optimizers: see
-    :func:`keras_optkit.optimizers._distribute.refuse_per_replica_arguments`): every callback of this package
-    asks for the optimizer when training begins, so none takes part in such a run."""
-    from keras_optkit.optimizers._distribute import refuse_per_replica_arguments
-
+    """``model.optimizer``, or a ``ValueError`` naming ``owner`` if the model is not compiled with one."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         raise ValueError(f"{owner} needs a model compiled with an optimizer. Received: model={model!r}")
+    return optimizer
+
+
+def training_optimizer(model: keras.Model, owner: str) -> keras.optimizers.Optimizer:
+    """:func:`compiled_optimizer`, asked for when training begins: also refuses (``ValueError``) an optimizer
+    Keras would train wrongly under a tf.distribute strategy with several replicas (``clipnorm``,
+    ``global_clipnorm`` or gradient accumulation on Keras's own optimizers: see
+    :func:`keras_optkit.optimizers._distribute.refuse_per_replica_arguments`), so that no callback of this package
+    takes part in such a run."""
+    from keras_optkit.optimizers._distribute import refuse_per_replica_arguments
+
+    optimizer = compiled_optimizer(model, owner)
     refuse_per_replica_arguments(optimizer, user=owner)
     return optimizer
 
@@ -255,8 +260,9 @@ def _stateful_variables(model: keras.Model) -> list:
 
 
 def ensure_optimizer_built(model: keras.Model, owner: str) -> keras.optimizers.Optimizer:
-    """Build the optimizer's slots now (if `fit` has not yet), so its state can be saved before training."""
-    optimizer = compiled_optimizer(model, owner)
+    """Build the optimizer's slots now (if `fit` has not yet), so its state can be saved before training (and
+    refuse what :func:`training_optimizer` refuses)."""
+    optimizer = training_optimizer(model, owner)
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
     return optimizer

@@ -12,11 +12,11 @@ from keras import ops
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
-    compiled_optimizer,
     ensure_optimizer_built,
     innermost_optimizer,
     is_multi_optimizer,
     retrace_train_step,
+    training_optimizer,
 )
 from keras_optkit.callbacks._step_hooks import attach_step_value, detach_step_value
 from keras_optkit.schedules.linear_schedule import LinearSchedule
@@ -210,7 +210,7 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         if self._hooks is not None:  # left by a fit that ended in an exception
             self._detach()
         model = self.model
-        optimizer = compiled_optimizer(model, type(self).__name__)
+        optimizer = training_optimizer(model, type(self).__name__)
         self._counter = innermost_optimizer(optimizer)
         self._steps_run = 0
         self._hook_ran = False

@@ -14,7 +14,6 @@ from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
     StateSnapshot,
-    compiled_optimizer,
     ensure_optimizer_built,
     gradient_accumulation_steps,
     innermost_optimizer,
@@ -22,6 +21,7 @@ from keras_optkit.callbacks._control import (
     refuse_multi_optimizer,
     retrace_train_step,
     set_learning_rate,
+    training_optimizer,
 )
 from keras_optkit.callbacks.lr_finder_result import LRFinderResult
 
@@ -352,7 +352,7 @@ def find_lr(
         >>> len(result.learning_rates) <= 20
         True
     """
-    compiled_optimizer(model, "find_lr")
+    training_optimizer(model, "find_lr")
     batch_size = check.check_int("batch_size", batch_size, minimum=1)
     verbose = check.check_int("verbose", verbose, minimum=0)
     finder = LRFinder(start_lr, end_lr, num_steps, smoothing, diverge_threshold)

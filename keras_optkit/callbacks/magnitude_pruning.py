@@ -11,9 +11,9 @@ from keras import ops
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
 from keras_optkit.callbacks._control import (
-    compiled_optimizer,
     innermost_optimizer,
     retrace_train_step,
+    training_optimizer,
 )
 from keras_optkit.pruning import _masks
 from keras_optkit.pruning.constant_sparsity import ConstantSparsity
@@ -131,7 +131,7 @@ class MagnitudePruning(keras.callbacks.Callback):
             retrace_train_step(model)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        compiled_optimizer(self.model, type(self).__name__)
+        training_optimizer(self.model, type(self).__name__)
         self._attach(self.model)
         self._synced = self._traced_this_fit = False
 

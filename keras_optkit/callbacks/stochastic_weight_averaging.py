@@ -11,7 +11,7 @@ from keras import ops
 
 from keras_optkit import _validation as check
 from keras_optkit._registry import register
-from keras_optkit.callbacks._control import compiled_optimizer
+from keras_optkit.callbacks._control import training_optimizer
 
 
 @register(
@@ -80,7 +80,7 @@ class StochasticWeightAveraging(keras.callbacks.Callback):
         self._first_epoch: int | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        compiled_optimizer(self.model, type(self).__name__)  # refuses what Keras would train wrongly
+        training_optimizer(self.model, type(self).__name__)  # refuses what Keras would train wrongly
         self.averaged_epochs = []
         self._means = None
         self._first_epoch = None
