@@ -173,22 +173,22 @@ def refine_lr(
     y_fixed = keras.tree.map_structure(lambda a: ops.convert_to_numpy(a)[order], y)
     epochs = math.ceil(steps / math.ceil(samples / batch_size))
 
-    def evaluate() -> float:
-        logs = model.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True)
+    def evaluate(x_val: Any, y_val: Any) -> float:
+        logs = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0, return_dict=True)
         return float(logs["loss"])
 
     candidates = tuple(float(anchor * 10.0**e) for e in exponents)
     snapshot = StateSnapshot(model)
     losses = []
     try:
-        before = evaluate() if validation_data is not None else None
+        before = evaluate(*validation_data) if validation_data is not None else math.inf
         for rate in candidates:
             trial = _TrialRates(rate * shape)
             try:
                 model.fit(x_fixed, y_fixed, batch_size=batch_size, epochs=epochs, shuffle=False,
                           callbacks=[trial], verbose=0)
                 if validation_data is not None:
-                    loss, reference = evaluate(), before
+                    loss, reference = evaluate(*validation_data), before
                 else:
                     tail = trial.losses[-max(1, len(trial.losses) // 4):]
                     loss, reference = float(np.mean(tail)), trial.losses[0]
