@@ -84,9 +84,14 @@ def train_runs(
     problem: Problem, runs: list[tuple[int, np.ndarray]], steps: int | None = None, measure: str = "score"
 ) -> list[float]:
     """The validation score (``measure="score"``) or loss (``"loss"``) of each run ``(seed, rate of every
-    step)`` of ``problem``, trained for ``steps`` steps (default: the problem's)."""
+    step)`` of ``problem``, trained for ``steps`` steps (default: the problem's); ``"train_tail"``: the mean
+    training loss of the last quarter of the steps (``inf`` when not finite), what ``refine_lr`` scores without
+    ``validation_data``."""
     steps = problem.steps if steps is None else steps
+    if measure not in ("score", "loss", "train_tail"):
+        raise ValueError(f"measure must be 'score', 'loss' or 'train_tail'. Received: measure={measure!r}")
     measured = score if measure == "score" else validation_loss
+    tail = max(1, steps // 4)
     import jax
     import jax.numpy as jnp
 
@@ -117,16 +122,18 @@ def train_runs(
     def one_step(state, inputs):
         trainable, non_trainable, optimizer_vars = state
         indices, rate = inputs
-        (_, non_trainable), grads = gradient_fn(
+        (loss, non_trainable), grads = gradient_fn(
             trainable, non_trainable, x_train_j[indices], y_train_j[indices]
         )
         optimizer_vars = list(optimizer_vars)
         optimizer_vars[rate_index] = rate.astype(optimizer_vars[rate_index].dtype)
         trainable, optimizer_vars = optimizer.stateless_apply(optimizer_vars, grads, trainable)
-        return (trainable, non_trainable, optimizer_vars), None
+        return (trainable, non_trainable, optimizer_vars), loss
 
     def train_one(trainable, non_trainable, optimizer_vars, indices, rates):
-        state, _ = jax.lax.scan(one_step, (trainable, non_trainable, optimizer_vars), (indices, rates))
+        state, losses = jax.lax.scan(one_step, (trainable, non_trainable, optimizer_vars), (indices, rates))
+        if measure == "train_tail":
+            return jnp.mean(losses[-tail:])
         trainable, non_trainable, _ = state
         outputs, _ = model.stateless_call(trainable, non_trainable, jnp.asarray(x_val), training=False)
         return outputs
@@ -145,7 +152,10 @@ def train_runs(
         )
         rates = jnp.asarray(np.stack([np.asarray(r, dtype="float32") for _, r in padded]))
         predictions = np.asarray(train_chunk(trainable, non_trainable, optimizer_vars, indices, rates))
-        scores += [measured(problem, predictions[i], y_val) for i in range(len(chunk))]
+        if measure == "train_tail":
+            scores += [float(v) if math.isfinite(float(v)) else math.inf for v in predictions[: len(chunk)]]
+        else:
+            scores += [measured(problem, predictions[i], y_val) for i in range(len(chunk))]
     return scores
 
 

@@ -139,10 +139,16 @@ def finder_result(test: dict[str, Any]) -> Any:
     )
 
 
-def refined_rate(sweep: dict[str, Any], exponents: tuple[float, ...] = REFINE_EXPONENTS) -> float:
-    """The candidate of a cached short sweep with the lowest finite validation loss (the anchor if none is)."""
-    losses = {e: v for e, v in zip(sweep["exponents"], sweep["losses"], strict=True) if e in exponents}
-    finite = {e: v for e, v in losses.items() if math.isfinite(v) and v <= sweep["initial_loss"]}
+def refined_rate(
+    sweep: dict[str, Any], exponents: tuple[float, ...] = REFINE_EXPONENTS, scoring: str = "validation"
+) -> float:
+    """The candidate of a cached short sweep with the lowest finite loss no higher than before training (the
+    anchor if none is): the validation loss after the trial (``scoring="validation"``, what ``refine_lr``
+    computes with ``validation_data``) or the mean training loss of the trial's last quarter (``"train"``, what
+    it computes without)."""
+    key, initial = ("losses", "initial_loss") if scoring == "validation" else ("train_losses", "initial_train_loss")
+    losses = {e: v for e, v in zip(sweep["exponents"], sweep[key], strict=True) if e in exponents}
+    finite = {e: v for e, v in losses.items() if math.isfinite(v) and v <= sweep[initial]}
     exponent = min(finite, key=finite.get) if finite else 0.0
     return float(sweep["anchor"] * 10.0**exponent)
 
@@ -177,13 +183,16 @@ def run_refine(problem: Problem, entry: dict[str, Any]) -> dict[str, Any]:
                 keys.append((schedule, seed, anchor, exponent))
     start = time.perf_counter()
     losses = train_runs(problem, runs, steps=steps, measure="loss")
+    train_losses = train_runs(problem, runs, steps=steps, measure="train_tail")
     sweeps: dict[str, list] = {s: [] for s in SCHEDULES}
-    for (schedule, _seed, anchor, exponent), value in zip(keys, losses, strict=True):
+    for (schedule, _seed, anchor, exponent), value, train in zip(keys, losses, train_losses, strict=True):
         if exponent is None:
-            sweeps[schedule].append({"anchor": anchor, "initial_loss": value, "exponents": [], "losses": []})
+            sweeps[schedule].append({"anchor": anchor, "initial_loss": value, "exponents": [], "losses": [],
+                                     "initial_train_loss": train, "train_losses": []})
         else:
             sweeps[schedule][-1]["exponents"].append(exponent)
             sweeps[schedule][-1]["losses"].append(value)
+            sweeps[schedule][-1]["train_losses"].append(train)
     return {"steps": steps, "sweeps": sweeps, "seconds": time.perf_counter() - start, "runs": len(runs)}
 
 
@@ -289,7 +298,8 @@ def command_refine(args: argparse.Namespace) -> None:
             print(f"refine {problem.name}: no grid yet, skipped")
             continue
         start = time.perf_counter()
-        if "refine" not in entry or args.force:
+        stale = "refine" in entry and "train_losses" not in entry["refine"]["sweeps"]["constant"][0]
+        if "refine" not in entry or args.force or stale:
             entry["refine"] = run_refine(problem, entry)
         if "refine" not in entry.get("verify", {}) or args.force or args.reverify:
             entry.setdefault("verify", {}).update(run_verify(problem, entry, rules=("refine",)))
@@ -305,20 +315,20 @@ def command_design_refine(args: argparse.Namespace) -> None:
     results = load(args.results)
     problems = [p for p in PROBLEMS if p.half == "design" and "refine" in results.get(p.name, {})]
     subsets = [c for n in (3, 4, 5) for c in itertools.combinations(REFINE_MEASURED, n) if 0.0 in c]
-    for subset in subsets:
+    for scoring, subset in itertools.product(("validation", "train"), subsets):
         line, objective = [], 0.0
         for schedule in SCHEDULES:
             values = []
             for p in problems:
                 entry = results[p.name]
                 scores = [
-                    interpolated_score(entry, schedule, i, refined_rate(sweep, subset))
+                    interpolated_score(entry, schedule, i, refined_rate(sweep, subset, scoring))
                     for i, sweep in enumerate(entry["refine"]["sweeps"][schedule])
                 ]
                 values.append(best_grid_score(entry, schedule) - float(np.median(scores)))
             line.append(f"{schedule} median {statistics.median(values):.2f} worst {max(values):.2f}")
             objective += statistics.median(values) + 0.5 * max(values)
-        print(f"  {subset} (objective {objective:.2f}): " + "; ".join(line))
+        print(f"  {scoring} {subset} (objective {objective:.2f}): " + "; ".join(line))
 
 
 def _summary_line(label: str, values: list[float]) -> str:

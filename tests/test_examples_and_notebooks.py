@@ -1,11 +1,10 @@
-"""Every example script and every Colab notebook runs top to bottom (quick mode, TensorFlow backend), and the
-notebooks in git are exactly what colab/build_notebooks.py makes of the scripts, outputs stripped."""
+"""Every Colab notebook runs top to bottom and draws its pictures (quick mode, TensorFlow backend), and the
+notebooks in git are exactly what colab/build_notebooks.py makes of the example scripts, outputs stripped: so
+each script's code runs here, cell by cell. One script also runs as a script (tests/test_examples_output.py)."""
 
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import keras
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Per notebook / script: the full notebook is meant to run in under 3 minutes on a CPU runtime; the quick mode
+# Per notebook: the full notebook is meant to run in under 3 minutes on a CPU runtime; the quick mode
 # run here takes a fraction of that.
 TIME_LIMIT_S = 180
 
@@ -76,24 +75,6 @@ def _quick_environment(out: Path) -> dict:
 
 @pytest.mark.examples_backend
 @pytest.mark.slow
-@pytest.mark.parametrize("script", SCRIPTS, ids=[path.stem for path in SCRIPTS])
-def test_example_script_runs(script, tmp_path):
-    environment = _quick_environment(tmp_path / "out")
-    environment["MPLBACKEND"] = "Agg"
-    started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=environment, capture_output=True, text=True,
-        timeout=TIME_LIMIT_S,
-    )
-    seconds = time.perf_counter() - started
-    assert completed.returncode == 0, f"{script.name} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-5000:]}"
-    written = sorted(path.name for path in (tmp_path / "out").glob("*.png"))
-    assert written, f"{script.name} wrote no figure"
-    print(f"{script.name}: {seconds:.1f} s (quick mode), wrote {', '.join(written)}")
-
-
-@pytest.mark.examples_backend
-@pytest.mark.slow
 @pytest.mark.parametrize("notebook_path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(notebook_path, tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
@@ -122,4 +103,6 @@ def test_notebook_runs_top_to_bottom(notebook_path, tmp_path, monkeypatch):
     seconds = time.perf_counter() - started
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(cell.execution_count is not None for cell in code_cells), "a code cell did not run"
+    written = sorted(path.name for path in (tmp_path / "out").glob("*.png"))
+    assert written, f"{notebook_path.name} wrote no figure"
     print(f"{notebook_path.name}: {seconds:.1f} s (quick mode)")
