@@ -22,6 +22,15 @@ _MAIN_WEIGHTS = {
 }
 
 
+def _holder(layer: keras.layers.Layer, attribute: str) -> Any:
+    """The object that owns ``attribute`` and the weights it regularizes: Keras's recurrent layers (GRU, LSTM,
+    SimpleRNN, ConvLSTM) forward their regularizers and weights to their cell, through read-only properties."""
+    forwarded = getattr(type(layer), attribute, None)
+    if isinstance(forwarded, property) and forwarded.fset is None and hasattr(layer, "cell"):
+        return layer.cell
+    return layer
+
+
 def _resolve(name: str, value: Any) -> Any:
     if value is None:
         return None
@@ -90,7 +99,9 @@ def apply_regularization(
     The kernel regularizer goes to ``kernel_regularizer`` (Dense, Conv*, ...), ``depthwise_regularizer``
     (DepthwiseConv*) and ``embeddings_regularizer`` (Embedding), whichever the layer has; the bias regularizer to
     ``bias_regularizer``; the activity regularizer to every chosen layer. A layer without the attribute is
-    skipped. Regularizers already present on layers that are not chosen are kept.
+    skipped. Regularizers already present on layers that are not chosen are kept. On Keras's recurrent layers
+    (GRU, LSTM, SimpleRNN, ConvLSTM) the kernel regularizer goes to the input kernel and the bias regularizer to
+    the bias, as their own ``kernel_regularizer`` / ``bias_regularizer`` do; the recurrent kernel is left alone.
 
     Args:
         model: A Sequential or functional model (built).
@@ -159,11 +170,11 @@ def apply_regularization(
             if value is None or not hasattr(copy, attribute):
                 continue
             if isinstance(value, L2SP):
-                weight = getattr(layer, _MAIN_WEIGHTS[attribute], None)
+                weight = getattr(_holder(layer, attribute), _MAIN_WEIGHTS[attribute], None)
                 if weight is None:
                     continue
                 value = L2SP(value.current(), reference_weights=weight)
-            setattr(copy, attribute, value)
+            setattr(_holder(copy, attribute), attribute, value)
             changed = True
         if activity is not None and hasattr(copy, "activity_regularizer"):
             copy.activity_regularizer = activity

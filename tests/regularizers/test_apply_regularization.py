@@ -126,3 +126,25 @@ def test_errors():
         apply_regularization(subclassed, kernel_regularizer=GroupLasso(0.1))
     with pytest.raises(TypeError, match="model"):
         apply_regularization("model", kernel_regularizer=L2(0.1))
+
+
+@pytest.mark.parametrize("layer_class", [keras.layers.GRU, keras.layers.LSTM, keras.layers.SimpleRNN])
+def test_recurrent_layers_get_the_penalty_on_their_input_kernel_and_bias(layer_class):
+    # Keras's recurrent layers expose their cell's regularizers through read-only properties.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4, 3)), layer_class(5, name="rnn"), keras.layers.Dense(2, name="head")])
+    sequences = RNG.normal(size=(6, 4, 3)).astype("float32")
+    before = _np(model(sequences))
+    regularized = apply_regularization(model, kernel_regularizer=L2(0.1), bias_regularizer=L2(0.2))
+    np.testing.assert_array_equal(_np(regularized(sequences)), before)
+    cell = model.get_layer("rnn").cell
+    expected = [0.1 * (_np(cell.kernel) ** 2).sum(), 0.2 * (_np(cell.bias) ** 2).sum(),
+                0.1 * (_np(model.get_layer("head").kernel) ** 2).sum(),
+                0.2 * (_np(model.get_layer("head").bias) ** 2).sum()]
+    assert sorted(_np(loss) for loss in regularized.losses) == pytest.approx(sorted(expected), rel=1e-6)
+    # L2-SP: each recurrent layer's reference is its own current input kernel.
+    anchored = apply_regularization(model, kernel_regularizer=L2SP(0.3), layers="rnn")
+    assert [_np(loss) for loss in anchored.losses] == [0.0]
+    kernel = anchored.get_layer("rnn").cell.kernel
+    kernel.assign(kernel + 0.5)
+    assert _np(anchored.losses[0]) == pytest.approx(0.3 * 0.25 * int(np.prod(kernel.shape)), rel=1e-6)
