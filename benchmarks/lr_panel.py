@@ -70,7 +70,10 @@ RULES = ("suggest", "refine") + FASTAI_RULES
 #: problem's steps under the schedule compressed to them. ``refine`` caches the losses of the wider set
 #: REFINE_MEASURED, so that ``design`` can compare subsets of it without training.
 REFINE_MEASURED = (-1.5, -1.0, -0.5, 0.0, 0.5)
-REFINE_EXPONENTS = (-1.5, -1.0, 0.0)
+REFINE_EXPONENTS = (-1.0, 0.0, 0.5)
+#: How the short trials are scored (chosen with ``design-refine`` too): ``"train"``, the mean training loss of a
+#: trial's last quarter, or ``"validation"``, the validation loss after it.
+REFINE_SCORING = "train"
 REFINE_FRACTION = 5
 SEEDS = (0, 1, 2)
 #: Grid exponents: 16 rates a factor 10**0.3 (about 2) apart.
@@ -140,7 +143,7 @@ def finder_result(test: dict[str, Any]) -> Any:
 
 
 def refined_rate(
-    sweep: dict[str, Any], exponents: tuple[float, ...] = REFINE_EXPONENTS, scoring: str = "validation"
+    sweep: dict[str, Any], exponents: tuple[float, ...] = REFINE_EXPONENTS, scoring: str = REFINE_SCORING
 ) -> float:
     """The candidate of a cached short sweep with the lowest finite loss no higher than before training (the
     anchor if none is): the validation loss after the trial (``scoring="validation"``, what ``refine_lr``

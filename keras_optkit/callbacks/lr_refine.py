@@ -21,9 +21,10 @@ from keras_optkit.callbacks.lr_finder_result import LRFinderResult
 
 __all__ = ["RefinedRate", "refine_lr"]
 
-#: Candidates are ``result.suggest(schedule) * 10 ** exponent``; chosen on the design half of
-#: benchmarks/lr_panel.py (``design-refine``), where the suggestion was more often too high than too low.
-REFINE_EXPONENTS = (-1.5, -1.0, 0.0)
+#: Candidates are ``result.suggest(schedule) * 10 ** exponent``; chosen, with the default ``score``, on the design
+#: half of benchmarks/lr_panel.py (``design-refine``).
+REFINE_EXPONENTS = (-1.0, 0.0, 0.5)
+_SCORES = ("train_loss", "val_loss")
 _SCHEDULES = ("constant", "one_cycle", "cosine", "warmup_cosine")
 
 
@@ -75,6 +76,7 @@ def refine_lr(
     schedule: str = "constant",
     steps: int = 50,
     validation_data: tuple[Any, Any] | None = None,
+    score: str = "train_loss",
     exponents: tuple[float, ...] = REFINE_EXPONENTS,
     batch_size: int = 32,
     seed: int = 0,
@@ -85,15 +87,15 @@ def refine_lr(
     ``result.suggest(schedule)`` and :math:`e_k` in ``exponents``. Each is trained for ``steps`` batches from
     the model's current weights and optimizer state, under ``schedule`` compressed to ``steps`` steps
     (``"constant"``: :math:`\eta_k` all along; ``"one_cycle"`` / ``"cosine"``: a OneCycle / WarmupCosineDecay
-    peaking at :math:`\eta_k`), on the same batches (one fixed shuffle of ``x``). Its score is the loss on
-    ``validation_data`` after the steps, or, without it, the mean training loss of the last quarter of the
-    steps. A candidate is rejected when that score is not finite or is above the loss before training (the
-    validation loss, or the first batch's loss); the rate returned is the accepted candidate with the lowest
-    score, or :math:`\hat\eta` itself if none is accepted. The model and its optimizer are restored exactly
+    peaking at :math:`\eta_k`), on the same batches (one fixed shuffle of ``x``). Its score is the mean
+    training loss of the last quarter of the steps (``score="train_loss"``), or the loss on ``validation_data``
+    after the steps (``score="val_loss"``). A candidate is rejected when that score is not finite or is above
+    the loss before training (the first batch's loss, or the validation loss); the rate returned is the
+    accepted candidate with the lowest score, or :math:`\hat\eta` itself if none is accepted. The model and its optimizer are restored exactly
     after every candidate (and if training raises).
 
-    Cost: ``len(exponents) * steps`` training steps (3 x 50 by default), plus one evaluation of
-    ``validation_data`` per candidate and one before. On benchmarks/lr_panel.py's panel the steps were a fifth
+    Cost: ``len(exponents) * steps`` training steps (3 x 50 by default), plus, with ``"val_loss"``, one
+    evaluation of ``validation_data`` per candidate and one before. On benchmarks/lr_panel.py's panel the steps were a fifth
     of each problem's training steps (40-60), so the sweep cost 0.6 of a training run.
 
     Args:
@@ -104,7 +106,11 @@ def refine_lr(
         schedule: ``"constant"``, ``"one_cycle"`` or ``"cosine"`` (``"warmup_cosine"``): the schedule the
             rate is for, as in :meth:`LRFinderResult.suggest`.
         steps: Training steps per candidate (integer >= 1).
-        validation_data: ``(x_val, y_val)`` to score the candidates on, or ``None``.
+        validation_data: ``(x_val, y_val)`` to score the candidates on with ``score="val_loss"``; ``None``
+            otherwise.
+        score: ``"train_loss"`` (the default, chosen on the panel's design half: its median regret there was
+            lower) or ``"val_loss"`` (needs ``validation_data``). The training loss favours the higher
+            candidates, which may diverge in a run much longer than ``steps``; see benchmarks/README.md.
         exponents: The candidates' exponents (non-empty, finite numbers).
         batch_size: Batch size (integer >= 1).
         seed: Seed of the one shuffle of ``x`` shared by all candidates (integer >= 0).
@@ -147,6 +153,12 @@ def refine_lr(
     exponents = tuple(check.check_number("exponents", e) for e in exponents)
     if not exponents or not all(math.isfinite(e) for e in exponents):
         raise ValueError(f"`exponents` must be a non-empty sequence of finite numbers. Received: exponents={exponents!r}")
+    score = check.check_choice("score", score, _SCORES)
+    if (score == "val_loss") != (validation_data is not None):
+        raise ValueError(
+            "`validation_data` is used with score='val_loss' and only then. "
+            f"Received: score={score!r}, validation_data={'None' if validation_data is None else 'given'}"
+        )
     if validation_data is not None and (not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2):
         raise ValueError(
             "`validation_data` must be a pair (x_val, y_val) or None. "

@@ -56,7 +56,7 @@ def test_restores_weights_and_optimizer_state_bit_exactly(digits_split, with_val
     before = state(model)
     validation = (x_val[:100], y_val[:100]) if with_validation else None
     refine_lr(model, x_train[:256], y_train[:256], falling_curve(1e-2), steps=5, batch_size=32,
-              validation_data=validation)
+              validation_data=validation, score="val_loss" if with_validation else "train_loss")
     after = state(model)
     assert len(before) == len(after)
     for mine, other in zip(before, after, strict=True):
@@ -74,14 +74,37 @@ def test_a_diverging_candidate_is_rejected():
     assert refined.rate == refined.candidates[0]
 
 
-def test_a_model_that_learns_picks_a_sensible_rate(digits_split):
+def test_the_training_score_is_the_mean_loss_of_the_last_quarter_of_the_steps():
+    # Reference: the same SGD-with-momentum run in NumPy, on the same one shuffle of the data (seed 0).
+    x, y = regression()
+    result = falling_curve()
+    refined = refine_lr(linear_model(), x, y, result, steps=8, exponents=(0.0,), batch_size=32)
+    rate = result.suggest("constant")
+    model = linear_model()
+    kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64) for w in model.weights)
+    order = np.random.default_rng(0).permutation(len(x))
+    xs, ys = x[order].astype(np.float64), y[order].astype(np.float64)
+    velocity_k, velocity_b, losses = np.zeros_like(kernel), np.zeros_like(bias), []
+    for step in range(8):
+        xb, yb = xs[step * 32:(step + 1) * 32], ys[step * 32:(step + 1) * 32]
+        error = xb @ kernel + bias - yb
+        losses.append(np.mean(error**2))
+        grad_k, grad_b = 2 * xb.T @ error / error.size, 2 * error.sum(axis=0) / error.size
+        velocity_k, velocity_b = 0.9 * velocity_k - rate * grad_k, 0.9 * velocity_b - rate * grad_b
+        kernel, bias = kernel + velocity_k, bias + velocity_b
+    assert refined.losses[0] == pytest.approx(np.mean(losses[-2:]), rel=1e-4)
+
+
+@pytest.mark.parametrize("score", ["train_loss", "val_loss"])
+def test_a_model_that_learns_picks_a_sensible_rate(digits_split, score):
     x_train, y_train, x_val, y_val = digits_split
     model = small_digits_model()
     model.compile(keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     found = find_lr(model, x_train, y_train, batch_size=32, num_steps=60)
     exponents = (-4.0, -1.0, 0.0)
+    validation = (x_val, y_val) if score == "val_loss" else None
     refined = refine_lr(model, x_train, y_train, found, steps=30, batch_size=32, exponents=exponents,
-                        validation_data=(x_val, y_val))
+                        validation_data=validation, score=score)
     # 10**-4 below the suggestion barely trains in 30 steps: it must lose to a rate near the suggestion.
     assert refined.rate != refined.candidates[0]
     assert refined.losses[0] > min(refined.losses[1:])
@@ -100,7 +123,10 @@ def test_a_model_that_learns_picks_a_sensible_rate(digits_split):
         ({"exponents": ()}, ValueError, "exponents"),
         ({"exponents": (0.0, math.nan)}, ValueError, "exponents"),
         ({"exponents": "0"}, TypeError, "exponents"),
-        ({"validation_data": (1, 2, 3)}, ValueError, "validation_data"),
+        ({"validation_data": (1, 2, 3), "score": "val_loss"}, ValueError, "validation_data"),
+        ({"score": "accuracy"}, ValueError, "score"),
+        ({"score": "val_loss"}, ValueError, "validation_data"),
+        ({"validation_data": (np.zeros((4, 4)), np.zeros((4, 1)))}, ValueError, "validation_data"),
         ({"y": None}, ValueError, "y"),
         ({"x": 3}, TypeError, "x"),
     ],
