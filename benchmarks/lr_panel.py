@@ -15,9 +15,9 @@ package's RAdam and AdaBelief):
    100 x R^2), for the design half and the report half; a bar chart of the report half.
 
 ``refine``: the ``refine`` rule, ``keras_optkit.callbacks.refine_lr``'s short second sweep (candidates
-``suggest(schedule) x 10**REFINE_EXPONENTS``, each trained for a fifth of the problem's steps, the lowest validation
-loss kept), computed through the same vmapped trainer, then its chosen rates trained in full; ``design-refine``
-compares subsets of the candidates on the design half.
+``suggest(schedule) x 10**REFINE_EXPONENTS``, each trained for a fifth of the problem's steps, the lowest score
+kept: REFINE_SCORING), computed through the same vmapped trainer, then its chosen rates trained in full;
+``design-refine`` compares subsets of the candidates and the two scores on the design half.
 
 ``design`` prints how the candidate rules do on the design half (each run's score at a rate off the grid is read
 by interpolating its grid curve in log-rate): it is how the constants of ``LRFinderResult.suggest`` were chosen.
