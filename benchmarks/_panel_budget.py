@@ -27,12 +27,13 @@ import time
 from typing import Any
 
 import keras
-from _panel_problems import BY_NAME, Problem
+from _panel_problems import BY_NAME, PROBLEMS, Problem
 
 REFERENCE_TRIALS = 30
 STRATEGIES = ("random_suggested", "hyperband")
 ALL_STRATEGIES = ("random_suggested", "hyperband", "random")
-DEFAULT_PROBLEMS = ("digits_mlp", "cancer_mlp", "blobs_mlp")
+#: The default run: every classification problem of the panel.
+DEFAULT_PROBLEMS = tuple(p.name for p in PROBLEMS if p.task == "classification")
 
 
 def _search(problem: Problem, seed: int, strategy: str, epochs: int, budget: float | None) -> dict[str, Any]:
