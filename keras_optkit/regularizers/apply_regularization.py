@@ -31,6 +31,32 @@ def _holder(layer: keras.layers.Layer, attribute: str) -> Any:
     return layer
 
 
+def _wrapped(copy: keras.layers.Layer, layer: keras.layers.Layer) -> list[tuple[Any, Any]]:
+    """(copy, original) pairs of the layers that hold the weights: the layer itself, or the layers inside Keras's
+    wrappers (Bidirectional's two directions, TimeDistributed's layer), nested wrappers included."""
+    if isinstance(copy, keras.layers.Bidirectional):
+        pairs = [(copy.forward_layer, layer.forward_layer), (copy.backward_layer, layer.backward_layer)]
+    elif isinstance(copy, keras.layers.Wrapper):
+        pairs = [(copy.layer, layer.layer)]
+    else:
+        return [(copy, layer)]
+    return [pair for inner in pairs for pair in _wrapped(*inner)]
+
+
+def _without(config: dict[str, Any], attributes: list[str]) -> dict[str, Any]:
+    """A layer config with ``attributes`` set to None, and, inside a wrapper's config (the wrapped layers'
+    serialized form), the same for the wrapped layers, whose ``build_config`` is dropped too: rebuilt from it
+    they would be built already, too late to take a regularizer."""
+    config = {key: (None if key in attributes else value) for key, value in config.items()}
+    for key in ("layer", "backward_layer"):
+        inner = config.get(key)
+        if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
+            inner = {k: v for k, v in inner.items() if k != "build_config"}
+            inner["config"] = _without(inner["config"], attributes)
+            config[key] = inner
+    return config
+
+
 def _resolve(name: str, value: Any) -> Any:
     if value is None:
         return None
@@ -69,10 +95,11 @@ def _regularizer_variables(model: keras.Model) -> set[int]:
 
     ids: set[int] = set()
     for layer in _all_layers(model):
-        for attribute in (*_KERNEL_ATTRIBUTES, "bias_regularizer", "activity_regularizer"):
-            value = getattr(layer, attribute, None)
-            if isinstance(value, TunableRegularizer):
-                ids.update(id(v) for v in value.weights)
+        for holder in {id(t): t for t in [layer] + [inner for inner, _ in _wrapped(layer, layer)]}.values():
+            for attribute in (*_KERNEL_ATTRIBUTES, "bias_regularizer", "activity_regularizer"):
+                value = getattr(holder, attribute, None)
+                if isinstance(value, TunableRegularizer):
+                    ids.update(id(v) for v in value.weights)
     return ids
 
 
@@ -102,6 +129,7 @@ def apply_regularization(
     skipped. Regularizers already present on layers that are not chosen are kept. On Keras's recurrent layers
     (GRU, LSTM, SimpleRNN, ConvLSTM) the kernel regularizer goes to the input kernel and the bias regularizer to
     the bias, as their own ``kernel_regularizer`` / ``bias_regularizer`` do; the recurrent kernel is left alone.
+    Inside Keras's wrappers (``Bidirectional``: both directions; ``TimeDistributed``) the wrapped layers get them.
 
     Args:
         model: A Sequential or functional model (built).
@@ -156,26 +184,26 @@ def apply_regularization(
         if chosen(layer):
             # A regularizer about to be replaced is not rebuilt from the config first: a tunable one would leave
             # its strength variable behind in the copy's weights.
-            replaced = [(a, kernel) for a in _KERNEL_ATTRIBUTES] + [("bias_regularizer", bias),
-                                                                    ("activity_regularizer", activity)]
-            for attribute, value in replaced:
-                if value is not None and attribute in config:
-                    config[attribute] = None
+            replaced = [a for a in _KERNEL_ATTRIBUTES if kernel is not None] + (
+                ["bias_regularizer"] if bias is not None else []) + (
+                ["activity_regularizer"] if activity is not None else [])
+            config = _without(config, replaced)
         copy = layer.__class__.from_config(config)
         source_layers[copy.name] = layer
         if not chosen(layer):
             return copy
         changed = False
-        for attribute, value in [(a, kernel) for a in _KERNEL_ATTRIBUTES] + [("bias_regularizer", bias)]:
-            if value is None or not hasattr(copy, attribute):
-                continue
-            if isinstance(value, L2SP):
-                weight = getattr(_holder(layer, attribute), _MAIN_WEIGHTS[attribute], None)
-                if weight is None:
+        for target, original in _wrapped(copy, layer):
+            for attribute, value in [(a, kernel) for a in _KERNEL_ATTRIBUTES] + [("bias_regularizer", bias)]:
+                if value is None or not hasattr(target, attribute):
                     continue
-                value = L2SP(value.current(), reference_weights=weight)
-            setattr(_holder(copy, attribute), attribute, value)
-            changed = True
+                if isinstance(value, L2SP):
+                    weight = getattr(_holder(original, attribute), _MAIN_WEIGHTS[attribute], None)
+                    if weight is None:
+                        continue
+                    value = L2SP(value.current(), reference_weights=weight)
+                setattr(_holder(target, attribute), attribute, value)
+                changed = True
         if activity is not None and hasattr(copy, "activity_regularizer"):
             copy.activity_regularizer = activity
             changed = True

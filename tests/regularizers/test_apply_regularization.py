@@ -148,3 +148,23 @@ def test_recurrent_layers_get_the_penalty_on_their_input_kernel_and_bias(layer_c
     kernel = anchored.get_layer("rnn").cell.kernel
     kernel.assign(kernel + 0.5)
     assert _np(anchored.losses[0]) == pytest.approx(0.3 * 0.25 * int(np.prod(kernel.shape)), rel=1e-6)
+
+
+def test_layers_inside_bidirectional_and_time_distributed_get_the_penalty():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4, 3))
+    hidden = keras.layers.Bidirectional(keras.layers.GRU(5, return_sequences=True), name="both")(inputs)
+    outputs = keras.layers.TimeDistributed(keras.layers.Dense(2), name="each")(hidden)
+    model = keras.Model(inputs, outputs)
+    sequences = RNG.normal(size=(6, 4, 3)).astype("float32")
+    before = _np(model(sequences))
+    regularized = apply_regularization(model, kernel_regularizer=L2(0.1))
+    np.testing.assert_array_equal(_np(regularized(sequences)), before)
+    both = model.get_layer("both")
+    kernels = [both.forward_layer.cell.kernel, both.backward_layer.cell.kernel, model.get_layer("each").layer.kernel]
+    assert sorted(_np(loss) for loss in regularized.losses) == pytest.approx(
+        sorted(0.1 * (_np(k) ** 2).sum() for k in kernels), rel=1e-6)
+    # L2-SP: one reference per direction, each its own current kernel; the copy keeps the weights.
+    anchored = apply_regularization(model, kernel_regularizer=L2SP(0.3), layers="both")
+    assert [_np(loss) for loss in anchored.losses] == [0.0, 0.0]
+    np.testing.assert_array_equal(_np(anchored(sequences)), before)
