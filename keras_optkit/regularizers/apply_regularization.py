@@ -45,14 +45,16 @@ def _wrapped(copy: keras.layers.Layer, layer: keras.layers.Layer) -> list[tuple[
 
 def _without(config: dict[str, Any], attributes: list[str]) -> dict[str, Any]:
     """A layer config with ``attributes`` set to None, and, inside a wrapper's config (the wrapped layers'
-    serialized form), the same for the wrapped layers, whose ``build_config`` is dropped too: rebuilt from it
-    they would be built already, too late to take a regularizer."""
+    serialized form), the same for the wrapped layers' weight regularizers (the activity regularizer goes to the
+    wrapper), whose ``build_config`` is dropped too: rebuilt from it they would be built already, too late to
+    take a regularizer."""
     config = {key: (None if key in attributes else value) for key, value in config.items()}
+    weight_attributes = [a for a in attributes if a != "activity_regularizer"]
     for key in ("layer", "backward_layer"):
         inner = config.get(key)
         if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
             inner = {k: v for k, v in inner.items() if k != "build_config"}
-            inner["config"] = _without(inner["config"], attributes)
+            inner["config"] = _without(inner["config"], weight_attributes)
             config[key] = inner
     return config
 
