@@ -91,12 +91,12 @@ def refine_lr(
     training loss of the last quarter of the steps (``score="train_loss"``), or the loss on ``validation_data``
     after the steps (``score="val_loss"``). A candidate is rejected when that score is not finite or is above
     the loss before training (the first batch's loss, or the validation loss); the rate returned is the
-    accepted candidate with the lowest score, or :math:`\hat\eta` itself if none is accepted. The model and its optimizer are restored exactly
-    after every candidate (and if training raises).
+    accepted candidate with the lowest score, or :math:`\hat\eta` itself if none is accepted. The model and
+    its optimizer are restored exactly after every candidate (and if training raises).
 
     Cost: ``len(exponents) * steps`` training steps (3 x 50 by default), plus, with ``"val_loss"``, one
-    evaluation of ``validation_data`` per candidate and one before. On benchmarks/lr_panel.py's panel the steps were a fifth
-    of each problem's training steps (40-60), so the sweep cost 0.6 of a training run.
+    evaluation of ``validation_data`` per candidate and one before. On benchmarks/lr_panel.py's panel the
+    steps were a fifth of each problem's training steps (40-60), so the sweep cost 0.6 of a training run.
 
     Args:
         model: A model compiled with an optimizer whose learning rate is a float (it is set every step).
@@ -108,8 +108,8 @@ def refine_lr(
         steps: Training steps per candidate (integer >= 1).
         validation_data: ``(x_val, y_val)`` to score the candidates on with ``score="val_loss"``; ``None``
             otherwise.
-        score: ``"train_loss"`` (the default, chosen on the panel's design half: its median regret there was
-            lower) or ``"val_loss"`` (needs ``validation_data``). The training loss favours the higher
+        score: ``"train_loss"`` (the default, chosen on the panel's design half, where it scored better by
+            median + worst / 2 of the regret) or ``"val_loss"`` (needs ``validation_data``). The training loss favours the higher
             candidates, which may diverge in a run much longer than ``steps``; see benchmarks/README.md.
         exponents: The candidates' exponents (non-empty, finite numbers).
         batch_size: Batch size (integer >= 1).
