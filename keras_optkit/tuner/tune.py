@@ -97,8 +97,8 @@ def tune(
     such a search is Hyperband (:data:`BUDGET_TUNER`) in the narrowed ranges, its brackets repeated until the
     budget stops them. Chosen on two of benchmarks/lr_panel.py's problems; on its eight other classification
     problems, given a third of the epochs of a 30-trial random search, it ended a median 1.6 points below that
-    search's best score, a random search whose first trials are the range tests' suggestions 1.7 points, and
-    neither came within half a point on most of them (benchmarks/README.md). That one is ``tuner="random"`` (or ``"bayesian"``) with the finder on:
+    search's best score, and a random search whose first trials are the range tests' suggestions 1.0 point
+    (benchmarks/README.md: the choice is to be made again on more seeds). That one is ``tuner="random"`` (or ``"bayesian"``) with the finder on:
     its first trials are, per optimizer family, OneCycle at ``suggest("one_cycle")`` (or the first searched
     schedule ``suggest`` knows). The random, Bayesian and grid searches also end at ``max_trials``.
     :attr:`TuningResult.epochs_used` says what was spent, with or without a budget.
