@@ -109,8 +109,9 @@ def refine_lr(
         validation_data: ``(x_val, y_val)`` to score the candidates on with ``score="val_loss"``; ``None``
             otherwise.
         score: ``"train_loss"`` (the default, chosen on the panel's design half, where it scored better by
-            median + worst / 2 of the regret) or ``"val_loss"`` (needs ``validation_data``). The training loss favours the higher
-            candidates, which may diverge in a run much longer than ``steps``; see benchmarks/README.md.
+            median + worst / 2 of the regret) or ``"val_loss"`` (needs ``validation_data``). The training loss
+            favours the higher candidates, which may diverge in a run much longer than ``steps``; see
+            benchmarks/README.md.
         exponents: The candidates' exponents (non-empty, finite numbers).
         batch_size: Batch size (integer >= 1).
         seed: Seed of the one shuffle of ``x`` shared by all candidates (integer >= 0).
