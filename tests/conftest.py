@@ -14,12 +14,13 @@ import pytest  # noqa: E402
 
 def pytest_collection_modifyitems(config, items):
     backend = keras.backend.backend()
-    # The example scripts and notebooks are the slowest group and exercise nothing backend-specific that the rest
-    # of the suite does not: CI runs them on one backend.
-    examples_backend = os.environ.get("KERAS_OPTKIT_EXAMPLES_BACKEND", "tensorflow")
-    skip_examples = pytest.mark.skip(
-        reason=f"the examples and notebooks run on the {examples_backend} backend only, to keep CI short "
-        f"(KERAS_OPTKIT_EXAMPLES_BACKEND=all runs them on every backend); running on {backend}"
+    # The slowest end-to-end groups (the example scripts and notebooks, the README blocks, keras-tuner's
+    # chief/worker search, the tuned-recipe quality check) exercise nothing backend-specific that the rest of the
+    # suite does not: CI runs them on one backend.
+    single_backend = os.environ.get("KERAS_OPTKIT_SINGLE_BACKEND", "tensorflow")
+    skip_single = pytest.mark.skip(
+        reason=f"an end-to-end group that runs on the {single_backend} backend only, to keep CI short "
+        f"(KERAS_OPTKIT_SINGLE_BACKEND=all runs it on every backend); running on {backend}"
     )
     skip_tf_only = pytest.mark.skip(reason=f"needs the TensorFlow backend; running on {backend}")
     skip_torch_compile = pytest.mark.skip(
@@ -33,8 +34,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_torch_compile)
         if "tf_only" in item.keywords and backend != "tensorflow":
             item.add_marker(skip_tf_only)
-        if "examples_backend" in item.keywords and examples_backend not in ("all", backend):
-            item.add_marker(skip_examples)
+        if "single_backend" in item.keywords and single_backend not in ("all", backend):
+            item.add_marker(skip_single)
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def _quick_environment(out: Path) -> dict:
     return environment
 
 
-@pytest.mark.examples_backend
+@pytest.mark.single_backend
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook_path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(notebook_path, tmp_path, monkeypatch):

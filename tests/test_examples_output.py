@@ -29,7 +29,7 @@ def test_the_output_folder_is_ignored_by_git():
     assert "examples_output/" in patterns
 
 
-@pytest.mark.examples_backend
+@pytest.mark.single_backend
 @pytest.mark.slow
 def test_a_script_run_from_a_folder_leaves_only_examples_output_there(tmp_path):
     # The schedules gallery trains nothing: a few seconds.

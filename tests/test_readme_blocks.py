@@ -43,7 +43,7 @@ def test_the_readme_has_its_examples_and_no_placeholders():
         assert not placeholders, f"README.md:{line}: `...` stands for code at block line(s) {placeholders}"
 
 
-@pytest.mark.examples_backend
+@pytest.mark.single_backend
 @pytest.mark.slow
 @pytest.mark.parametrize("line,source", BLOCKS, ids=[f"line{line}" for line, _ in BLOCKS])
 def test_readme_block_runs_as_written(line, source, tmp_path):

@@ -17,8 +17,13 @@ from keras_optkit.tuner.result import TuningResult
 from keras_optkit.tuner.search_space import LogRange, SearchSpace
 
 TUNERS = ("hyperband", "bayesian", "random", "grid")
-#: The tuner of a search given a ``budget_epochs`` and no ``tuner`` (chosen on benchmarks/lr_panel.py's panel).
-BUDGET_TUNER = "hyperband"
+#: The tuner of a search given a ``budget_epochs`` and no ``tuner`` (chosen on the design half of
+#: benchmarks/lr_panel.py's classification problems; see benchmarks/README.md).
+BUDGET_TUNER = "random"
+#: ``max_trials`` when it is not given and no budget ends the search.
+DEFAULT_MAX_TRIALS = 10
+# With a budget and no ``max_trials``, the budget ends the search: keras-tuner needs a number.
+_UNLIMITED_TRIALS = 1_000_000
 #: Under a budget, the range tests together take at most this share of it (fewer steps each when needed).
 FINDER_BUDGET_SHARE = 0.2
 #: ... and a range test is skipped (the ranges stay as given) when it would get fewer steps than this.
@@ -62,7 +67,7 @@ def tune(
     validation_data: Any = None,
     search_space: SearchSpace | None = None,
     tuner: str | None = None,
-    max_trials: int = 10,
+    max_trials: int | None = None,
     epochs: int = 10,
     batch_size: int = 32,
     objective: Any = "val_loss",
@@ -94,13 +99,14 @@ def tune(
     range tests take at most a fifth of it (:data:`FINDER_BUDGET_SHARE`, fewer steps each, or none when a test
     would get fewer than :data:`FINDER_MIN_STEPS`), a trial starts only while at least one epoch is left, and
     the trial running when the budget runs out is stopped after the last batch that fits. Without a ``tuner``,
-    such a search is Hyperband (:data:`BUDGET_TUNER`) in the narrowed ranges, its brackets repeated until the
-    budget stops them. Chosen on two of benchmarks/lr_panel.py's problems; on its eight other classification
-    problems, given a third of the epochs of a 30-trial random search, it ended a median 1.6 points below that
-    search's best score, and a random search whose first trials are the range tests' suggestions 1.0 point
-    (benchmarks/README.md: the choice is to be made again on more seeds). That one is ``tuner="random"`` (or ``"bayesian"``) with the finder on:
-    its first trials are, per optimizer family, OneCycle at ``suggest("one_cycle")`` (or the first searched
-    schedule ``suggest`` knows). The random, Bayesian and grid searches also end at ``max_trials``.
+    such a search is a random search (:data:`BUDGET_TUNER`) in the narrowed ranges whose first trials are, per
+    optimizer family, OneCycle at ``suggest("one_cycle")`` (or the first searched schedule ``suggest`` knows),
+    and without ``max_trials`` it runs until the budget stops it. Chosen against Hyperband's brackets on the
+    design half of benchmarks/lr_panel.py's classification problems (5 problems x 3 seeds; criterion: median
+    gap + worst gap / 2 to a 30-trial random search given three times the epochs): random 0.22 + 2.67 / 2,
+    Hyperband 0.00 + 12.33 / 2. On the other five problems it ended a median 0.89 points below that search's
+    best score (Hyperband 1.56), within half a point in 7 of 15 searches (benchmarks/README.md). The random,
+    Bayesian and grid searches also end at ``max_trials``.
     :attr:`TuningResult.epochs_used` says what was spent, with or without a budget.
 
     It absorbs keras-tuner 1.4.8's traps: ``seed=0`` is a real seed (keras-tuner treats 0 as "no seed"; the
@@ -119,7 +125,8 @@ def tune(
         search_space: A :class:`SearchSpace` (default ``SearchSpace()``).
         tuner: ``"hyperband"``, ``"bayesian"``, ``"random"`` or ``"grid"``; None: ``"hyperband"``, or
             :data:`BUDGET_TUNER` with ``budget_epochs``.
-        max_trials: Trials for the Bayesian, random and grid tuners (Hyperband sizes itself from ``epochs``).
+        max_trials: Trials for the Bayesian, random and grid tuners (Hyperband sizes itself from ``epochs``);
+            None: 10 (:data:`DEFAULT_MAX_TRIALS`), or no limit but the budget with ``budget_epochs``.
         epochs: Epochs of a full trial (Hyperband's ``max_epochs``).
         batch_size: Batch size for array data when the space does not search it.
         objective: What to optimize, a metric name (``val_loss``, ``val_accuracy``, ...) or a
@@ -165,6 +172,8 @@ def tune(
         tuner = BUDGET_TUNER if budget.limit is not None else "hyperband"
     tuner_name = check.check_choice("tuner", tuner, TUNERS)
     verbose = check.check_int("verbose", verbose, minimum=0)
+    if max_trials is None:
+        max_trials = DEFAULT_MAX_TRIALS if budget.limit is None else _UNLIMITED_TRIALS
     max_trials = check.check_int("max_trials", max_trials, minimum=1)
     epochs = check.check_int("epochs", epochs, minimum=1)
     batch_size = check.check_int("batch_size", batch_size, minimum=1)

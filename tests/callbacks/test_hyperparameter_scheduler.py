@@ -126,6 +126,8 @@ LR_CASES = {
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("learning_rate", sorted(LR_CASES))
 def test_sgd_momentum_follows_the_schedule_at_every_step(jit_compile, learning_rate):
+    if jit_compile and learning_rate == "schedule" and keras.backend.backend() == "torch":
+        pytest.skip("torch.compile costs 40-80 s a case on 2 cores: the float rate is PyTorch's compiled case")
     rate, lr_at = LR_CASES[learning_rate]
     optimizer = keras.optimizers.SGD(rate, momentum=0.5)
     model = linear_model(optimizer, jit_compile)

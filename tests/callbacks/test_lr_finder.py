@@ -196,8 +196,12 @@ def compiled_digits(make_optimizer, jit_compile):
 def test_restores_weights_and_optimizer_state_bit_exactly(case, digits_split):
     if case.endswith("-xla") and keras.backend.backend() == "jax":
         pytest.skip("on JAX, jit_compile=\"auto\" already jits the step: the same test as the case without -xla")
+    if case == "schedule-xla" and keras.backend.backend() == "torch":
+        pytest.skip("torch.compile costs a minute a case on 2 cores: float-xla is PyTorch's compiled case")
     x, y = digits_split[0][:256], digits_split[1][:256]
     make_optimizer, jit_compile = CASES[case]
+    if case == "lookahead-float" and keras.backend.backend() == "torch":
+        jit_compile = False  # as above: the wrapper's restore is the same compiled or not on PyTorch
     model = compiled_digits(make_optimizer, jit_compile)
     twin = compiled_digits(make_optimizer, jit_compile)
     for each in (model, twin):

@@ -339,8 +339,10 @@ def check_trained(cell: Cell, weights: list[np.ndarray], recorder: _Recorder, mo
 
 
 def tolerance(cell: Cell) -> dict[str, float]:
-    if cell.feature == "mixed_float16" and cell.context in ("mirrored", "data_parallel"):
-        return {"rtol": 2e-2, "atol": 2e-3}  # float16 sums in another order
+    if cell.context in ("mirrored", "data_parallel"):
+        if cell.feature == "mixed_float16":
+            return {"rtol": 2e-2, "atol": 2e-3}  # float16 sums in another order
+        return {"rtol": 1e-5, "atol": 2e-6}  # float32 sums in another order: a few roundings over 12 steps
     return {"rtol": 2e-4, "atol": 2e-5}
 
 

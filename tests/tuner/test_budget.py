@@ -89,14 +89,22 @@ def test_budget_is_never_exceeded_counts_the_range_test_and_starts_from_the_sugg
 
 @pytest.mark.slow
 def test_budget_holds_for_hyperband_without_a_range_test_and_verbose_zero_is_silent(data, tmp_path, capsys):
-    # Without a tuner, a budgeted search is Hyperband, its brackets repeated until the budget is spent.
-    result, counted = _tune(data, tmp_path, budget_epochs=3, narrow_lr_with_finder=False, epochs=3, factor=3,
-                            verbose=0)
+    # Hyperband under a budget: its brackets repeated until the budget is spent.
+    result, counted = _tune(data, tmp_path, tuner="hyperband", budget_epochs=3, narrow_lr_with_finder=False,
+                            epochs=3, factor=3, verbose=0)
     assert type(result.tuner.oracle).__name__ == "HyperbandOracle"
     assert result.finder_results == {}
     assert result.epochs_used == pytest.approx(counted)
     assert 3 - 1.0 < counted <= 3
     assert capsys.readouterr().out == ""
+
+
+def test_without_a_tuner_a_budget_runs_a_random_search_that_only_the_budget_ends(data, tmp_path):
+    # 12 one-epoch trials' worth: more than the 10 trials of a search without a budget.
+    result, counted = _tune(data, tmp_path, budget_epochs=12, narrow_lr_with_finder=False, epochs=1, verbose=0)
+    assert type(result.tuner.oracle).__name__ == "RandomSearchOracle"
+    assert len(result.table()) == 12
+    assert counted == pytest.approx(12)
 
 
 @pytest.mark.parametrize("value, error", [(0, ValueError), (-2, ValueError), (0.5, ValueError),

@@ -41,6 +41,7 @@ def _finish(process, name):
 
 
 @pytest.mark.slow
+@pytest.mark.single_backend  # keras-tuner's gRPC oracle: nothing of it depends on the backend
 def test_chief_and_two_workers_share_one_search(tmp_path):
     port = _free_port()
     shared = tmp_path / "shared_project"

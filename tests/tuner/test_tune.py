@@ -70,6 +70,9 @@ def test_same_seed_same_trials_and_scores_seed_zero_included(data, tmp_path):
     assert [r["learning_rate"] for r in other.table()] != [r["learning_rate"] for r in first.table()]
 
 
+# A quality check of the search (keras-tuner's Bayesian oracle), backend-agnostic: the recipe's round trip, below,
+# runs on every backend.
+@pytest.mark.single_backend
 def test_tuned_recipe_beats_adam_baseline_on_digits(data, tmp_path):
     x, y, x_val, y_val = data
     epochs = 5
@@ -91,6 +94,13 @@ def test_tuned_recipe_beats_adam_baseline_on_digits(data, tmp_path):
     assert tuned_accuracy == pytest.approx(best["score"], abs=1e-6)
     assert tuned_accuracy > baseline_accuracy, (tuned_accuracy, baseline_accuracy)
 
+
+def test_recipe_round_trips_through_keras_serialization(data, tmp_path):
+    x_val, y_val = data[2], data[3]
+    result = _search(data, tmp_path, max_trials=2, epochs=2, objective="val_accuracy",
+                     search_space=SearchSpace(l2=None))
+    best = result.table()[0]
+    assert result.best_model().evaluate(x_val, y_val, verbose=0)[1] == pytest.approx(best["score"], abs=1e-6)
     recipe = result.recipe()
     copy = keras.optimizers.deserialize(keras.optimizers.serialize(recipe.optimizer))
     assert type(copy) is type(recipe.optimizer)
@@ -216,6 +226,7 @@ def test_trials_run_on_tensorflow_with_a_tensorboard_callback(data, tmp_path):
     assert any((tmp_path / "logs").iterdir())
 
 
+@pytest.mark.single_backend  # keras-tuner's hyperparameters in the user's model: nothing backend-specific
 def test_build_model_with_hp_searches_architecture_too(data, tmp_path):
     def build(hp):
         units = hp.Choice("units", [8, 16])
@@ -259,6 +270,8 @@ def test_bad_arguments(data, tmp_path):
         OptimizationHyperModel(build_mlp, loss=LOSS)
 
 
+# The narrowing is arithmetic on the range test's result, which tests/callbacks checks on every backend.
+@pytest.mark.single_backend
 def test_finder_narrows_each_family_around_its_suggestion(data, tmp_path):
     space = SearchSpace(optimizers=["adam", "sgd"], schedules=["constant"], learning_rate=(1e-4, 1.0), l2=None)
     result = _search(data, tmp_path, max_trials=2, epochs=1, search_space=space, narrow_lr_with_finder=True,
