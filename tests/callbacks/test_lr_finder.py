@@ -149,8 +149,13 @@ def test_a_fit_shorter_than_the_sweep_warns_and_still_restores():
     model = linear_model(0.01)
     initial = state(model)
     finder = LRFinder(1e-4, 1e-1, 10)
+    # Unshuffled: batch losses 5.9 then 5.6. About 1 % of shuffled orders put a batch of loss near
+    # 1 first and one near 10 second: the divergence stop (no warning), not a short fit.
     with pytest.warns(UserWarning, match="after 2 of num_steps=10"):
-        model.fit(X_LIN, Y_LIN, batch_size=4, epochs=1, callbacks=[finder], verbose=0)
+        model.fit(
+            X_LIN, Y_LIN, batch_size=4, epochs=1, shuffle=False, callbacks=[finder], verbose=0
+        )
+    assert not finder.result.diverged
     np.testing.assert_allclose(finder.result.learning_rates, sweep(1e-4, 1e-1, 10)[:2])
     assert_same_state(state(model), initial)
 
