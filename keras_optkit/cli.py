@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="range test on digits, then OneCycle at the suggested rate vs Adam(1e-3)",
         description="Runs the learning-rate range test on scikit-learn's digits (no download), then trains the "
         "same MLP from the same initial weights twice for the same epochs: Adam under OneCycle peaking at the "
-        "test's 'minimum' suggestion (lowest-loss rate / 10), and Adam at a constant 1e-3. Prints both runs side "
+        "test's suggest('one_cycle') rate, and Adam at a constant 1e-3. Prints both runs side "
         "by side and writes schedule.png, lr_finder.png and training_curves.png into --out.",
     )
     demo.add_argument("--out", default="keras_optkit_demo", help="folder for the PNGs (default: %(default)s)")
@@ -384,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="learning-rate range test on a CSV file or on digits",
         description="Trains a one-hidden-layer MLP on the data while the learning rate grows exponentially from "
         "--start-lr to --end-lr, stops when the smoothed loss diverges, and prints the suggested rates "
-        "(minimum / 10, steepest descent, valley). The CSV file needs a header row and numbers only (blank lines "
+        "(suggest() for a constant rate and for the peak of OneCycle and of warmup-cosine; fastai's minimum / 10, "
+        "steepest descent and valley). The CSV file needs a header row and numbers only (blank lines "
         "are skipped; values must fit in float32); features are standardized. Integer labels 0..k-1 (k <= 100) "
         "make a classification task, anything else a regression.",
     )

@@ -208,7 +208,7 @@ class LRFinderResult:
 
     def summary(self) -> str:
         """A few lines for a log or a notebook: the range swept, how it ended, the lowest smoothed
-        loss and the suggested rates."""
+        loss, :meth:`suggest`'s rate for each schedule and fastai's three suggestions."""
         steps = len(self.learning_rates)
         if steps == 0:
             return "Learning-rate range test: no steps recorded."
@@ -224,7 +224,17 @@ class LRFinderResult:
                 f"  lowest smoothed loss {self.smoothed_losses[best]:.4g} at rate "
                 f"{self.learning_rates[best]:.3g}"
             )
-        lines += [f"  {name:>8}: {rate:.3g}" for name, rate in self.suggestions.items()]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                per_schedule = {family: self.suggest(family) for family in SUGGEST_OFFSETS}
+            except ValueError:
+                lines.append("  suggest(): none, the curve has nothing to read (suggest() says why)")
+            else:
+                lines.append("  suggest(): " + ", ".join(
+                    f"{family} {rate:.3g}" for family, rate in per_schedule.items()))
+        lines.append("  fastai's rules:")
+        lines += [f"  {name:>10}: {rate:.3g}" for name, rate in self.suggestions.items()]
         return "\n".join(lines)
 
     def __repr__(self) -> str:

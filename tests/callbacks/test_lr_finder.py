@@ -332,6 +332,10 @@ def test_suggestions_against_hand_computation():
     summary = result.summary()
     assert "10 steps" in summary and "completed" in summary
     assert f"{RATES[5]:.3g}" in summary and "lowest smoothed loss 0.5 " in summary
+    rates = {family: result.suggest(family) for family in ("constant", "one_cycle", "cosine")}
+    assert ", ".join(f"{family} {rate:.3g}" for family, rate in rates.items()) in summary
+    flat = LRFinderResult(RATES, np.ones(10), np.ones(10), skip_begin=0, skip_end=0)
+    assert "suggest(): none" in flat.summary() and "valley" in flat.summary()
 
 
 @pytest.mark.parametrize("seed", range(4))
