@@ -14,7 +14,8 @@ import keras_tuner
 import numpy as np
 
 from keras_optkit import _validation as check
-from keras_optkit.tuner.search_space import SearchSpace, build_optimizer, build_schedule
+from keras_optkit.tuner.recipe import build_optimizer, build_schedule
+from keras_optkit.tuner.search_space import SearchSpace
 from keras_optkit.tuner.sparsity import build_pruning
 
 #: A diverged objective that is minimized is reported as this many times the worst finite value of the trial.

@@ -10,7 +10,7 @@ from typing import Any
 import keras
 import keras_tuner
 
-from keras_optkit.tuner.search_space import build_optimizer, build_schedule
+from keras_optkit.tuner.recipe import build_optimizer, build_schedule
 
 
 @dataclasses.dataclass

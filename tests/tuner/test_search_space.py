@@ -7,7 +7,7 @@ import pytest
 
 from keras_optkit.schedules import CosineAnnealingWarmRestarts, OneCycle, WarmupCosineDecay
 from keras_optkit.tuner import LogRange, SearchSpace
-from keras_optkit.tuner.search_space import build_optimizer, build_schedule
+from keras_optkit.tuner.recipe import build_optimizer, build_schedule
 
 
 @pytest.mark.parametrize(
